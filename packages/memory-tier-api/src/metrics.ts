@@ -23,8 +23,6 @@ export const metricNames = [
   'numaHintFaults',
   /** Pages the scanner made PROT_NONE (numa_pte_updates). */
   'numaPteUpdates',
-  /** Promotion candidates (pgpromote_candidate). */
-  'pgpromoteCandidate',
   /** Base pages promoted (pgpromote_success). */
   'pgpromoteSuccess',
   /** Base pages demoted by kswapd (pgdemote_kswapd). */

@@ -1,0 +1,127 @@
+import { writeFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { listPresets, loadPreset } from '@tierlab/machines';
+import { ErrorCode, TierlabError, isTierlabError } from '@tierlab/memory-tier-api';
+import { TOOL_VERSION, formatComparison, replay } from '@tierlab/replay';
+import { describePolicies, parsePolicyArgument } from './policies.js';
+
+const USAGE = `tierlab ${TOOL_VERSION}: replay real kernel memory traces through tiering policies
+
+usage:
+  tierlab replay <trace> --machine <preset|file> --policy <name[:knob=value,...]> [--policy ...]
+                 [--json out.json] [--pid N]... [--comm NAME]... [--seed N] [--interval-ms N]
+                 [--format auto|tracefs|trace-cmd-report|perf-script] [--quiet]
+  tierlab policies        list the policies with their knobs and kernel names
+  tierlab machines        list the machine presets
+  tierlab --version | --help
+
+Traces: tracefs trace/trace_pipe text, trace-cmd report text, perf script text
+(default or -F), plain or compressed (.zst, .gz).`;
+
+async function main(argv: string[]): Promise<number> {
+  const command = argv[0];
+  if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
+    process.stdout.write(`${USAGE}\n`);
+    return command === undefined ? 2 : 0;
+  }
+  if (command === '--version') {
+    process.stdout.write(`${TOOL_VERSION}\n`);
+    return 0;
+  }
+  if (command === 'policies') {
+    process.stdout.write(describePolicies());
+    return 0;
+  }
+  if (command === 'machines') {
+    for (const name of listPresets()) {
+      const m = loadPreset(name);
+      process.stdout.write(`${name.padEnd(12)} ${m.description ?? ''}\n`);
+      for (const n of m.nodes) {
+        process.stdout.write(
+          `  ${n.name.padEnd(8)} ${n.kind.padEnd(16)} capacity ${String(n.capacity).padEnd(8)} read ${n.readLatencyNs} ns, write ${n.writeLatencyNs} ns\n`,
+        );
+      }
+    }
+    return 0;
+  }
+  if (command !== 'replay') {
+    throw new TierlabError({ code: ErrorCode.usage, source: 'cli', message: `unknown command '${command}'`, expected: 'replay, policies, machines' });
+  }
+  const { values, positionals } = parseArgs({
+    args: argv.slice(1),
+    allowPositionals: true,
+    options: {
+      machine: { type: 'string', default: 'dram-pmem' },
+      policy: { type: 'string', multiple: true },
+      json: { type: 'string' },
+      pid: { type: 'string', multiple: true },
+      comm: { type: 'string', multiple: true },
+      seed: { type: 'string', default: '1' },
+      'interval-ms': { type: 'string', default: '100' },
+      format: { type: 'string', default: 'auto' },
+      quiet: { type: 'boolean', default: false },
+    },
+  });
+  if (positionals.length !== 1) {
+    throw new TierlabError({ code: ErrorCode.usage, source: 'cli', message: 'replay takes exactly one trace file', expected: 'tierlab replay <trace> ...' });
+  }
+  const policyArgs = values.policy ?? ['first-touch', 'kmem-tiering'];
+  const policies = policyArgs.map(parsePolicyArgument);
+  const seed = integerOption('--seed', values.seed!);
+  const intervalMs = Number(values['interval-ms']);
+  if (!(intervalMs > 0)) {
+    throw new TierlabError({ code: ErrorCode.usage, source: 'cli', message: 'bad --interval-ms', expected: 'a positive number', excerpt: values['interval-ms']! });
+  }
+  const format = values.format as 'auto' | 'tracefs' | 'trace-cmd-report' | 'perf-script';
+  const showProgress = !values.quiet && process.stderr.isTTY === true;
+  const started = performance.now();
+  const result = await replay({
+    trace: positionals[0]!,
+    machine: values.machine!,
+    policies,
+    seed,
+    intervalMs,
+    format,
+    ...(values.pid ? { pids: values.pid.map((p) => integerOption('--pid', p)) } : {}),
+    ...(values.comm ? { comms: values.comm } : {}),
+    ...(showProgress
+      ? {
+          onProgress: (p) => {
+            process.stderr.write(`\r${p.phase}: ${(p.records / 1e6).toFixed(2)}M records, ${(p.bytes / 1048576).toFixed(0)} MiB read   `);
+          },
+        }
+      : {}),
+  });
+  if (showProgress) process.stderr.write('\r\x1b[K');
+  if (values.json) writeFileSync(values.json, `${JSON.stringify(result, null, 2)}\n`);
+  if (!values.quiet) {
+    process.stdout.write(`${formatComparison(result)}\n`);
+    const seconds = (performance.now() - started) / 1000;
+    process.stderr.write(`\nreplayed ${result.trace.records.toLocaleString('en-US')} records through ${policies.length} policies in ${seconds.toFixed(2)} s${values.json ? `; JSON written to ${values.json}` : ''}\n`);
+  }
+  const failed = result.policies.some((p) => p.error !== undefined) || result.anomalies.some((a) => a.severity === 'error');
+  return failed ? 1 : 0;
+}
+
+function integerOption(name: string, value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n)) {
+    throw new TierlabError({ code: ErrorCode.usage, source: 'cli', message: `bad ${name}`, expected: 'an integer', excerpt: value });
+  }
+  return n;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (error: unknown) => {
+    if (isTierlabError(error)) {
+      process.stderr.write(`tierlab: ${error.message}\n`);
+      process.exitCode = error.code === ErrorCode.usage ? 2 : 1;
+    } else {
+      process.stderr.write(`tierlab: internal error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+      process.exitCode = 70;
+    }
+  },
+);

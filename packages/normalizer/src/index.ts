@@ -1,0 +1,2 @@
+export { Normalizer } from './normalizer.js';
+export type { NormalizerOptions, NormalizerStats } from './normalizer.js';

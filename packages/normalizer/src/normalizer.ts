@@ -1,0 +1,713 @@
+/**
+ * Raw records -> memory events.
+ *
+ * The engine's page is a folio over its lifetime in the captured machine:
+ * from `mm_page_alloc` to `mm_page_free`. The normalizer gives it a dense id
+ * and links what the trace says about it:
+ * - a user fault (`page_fault_user`) followed by the movable allocation it
+ *   caused on the same thread links (address space, virtual page) to the pfn;
+ * - `mm_filemap_add_to_page_cache` links the pfn to (dev, ino, index);
+ * - `writeback_dirty_folio` (a write to a file page) and `mm_lru_activate`
+ *   (the page referenced again) are accesses found through those links.
+ * Accesses to pages allocated before the trace began get an implicit page,
+ * flagged `unlinked`, and are counted.
+ *
+ * Threads share an address space; tracefs shows thread ids only, so threads
+ * are joined to one address space when `rss_stat` (curr=1) shows the same
+ * `mm_id` for both. `sched_process_exec` starts a new address space.
+ */
+
+import {
+  AccessSource,
+  type AnomalyStat,
+  type EventBatch,
+  EventFlag,
+  EventKind,
+  type PageIdentity,
+  PageKind,
+  createEventBatch,
+} from '@tierlab/memory-tier-api';
+import { GfpClass, LruFlag, type RawBatch, Tracepoint } from '@tierlab/trace-core';
+
+export interface NormalizerOptions {
+  /** Keep only these processes and their descendants (rebuilt from sched_process_fork). */
+  readonly pids?: readonly number[];
+  /** Keep only threads whose comm is one of these (and their descendants). */
+  readonly comms?: readonly string[];
+  /** Rows per emitted batch (default 4096). */
+  readonly batchSize?: number;
+}
+
+export interface NormalizerStats {
+  records: number;
+  /** Records of threads outside --pid/--comm (dropped on purpose). */
+  recordsFiltered: number;
+  /** Records of events that carry no page event (rss_stat, vmscan, writeback totals...). */
+  recordsInformational: number;
+  allocs: number;
+  allocsAnon: number;
+  allocsFile: number;
+  allocsKernel: number;
+  /** Movable allocations never linked to a fault or a file (kept as anon, flagged). */
+  allocsUnidentified: number;
+  faults: number;
+  /** Faults that allocated a page (linked to its pfn). */
+  faultsLinkedAlloc: number;
+  /** Faults on a page the trace had already linked. */
+  faultsExisting: number;
+  /** Faults on a page the trace never showed allocated (implicit page). */
+  faultsUnlinked: number;
+  filemapAdds: number;
+  /** Page-cache insertions whose pfn was allocated in the trace. */
+  filemapAddsLinked: number;
+  frees: number;
+  /** Frees of pfns the trace never showed allocated (or filtered out). */
+  freesUnknown: number;
+  activations: number;
+  activationsUnknown: number;
+  dirtied: number;
+  dirtiedUnknown: number;
+  lostMarkers: number;
+  lostEvents: number;
+  /** Records whose time went backwards (clamped to the previous time). */
+  timeReordered: number;
+  /** Threads joined to another thread's address space by mm_id. */
+  threadsJoined: number;
+  /** Events emitted to the engine. */
+  eventsOut: number;
+  /** Live base pages now, and at peak: the footprint capacities are resolved against. */
+  livePages: number;
+  peakLivePages: number;
+  firstTimeNs: number;
+  lastTimeNs: number;
+}
+
+const NO_PAGE = -1;
+
+/** Per-thread pending state: a fault waiting for its allocation, an allocation waiting for its identity. */
+interface ThreadState {
+  faultVpn: number;
+  faultWrite: boolean;
+  faultTime: number;
+  /** Page id of an allocation not yet emitted, or NO_PAGE. */
+  pendingPage: number;
+}
+
+export class Normalizer {
+  readonly stats: NormalizerStats = {
+    records: 0,
+    recordsFiltered: 0,
+    recordsInformational: 0,
+    allocs: 0,
+    allocsAnon: 0,
+    allocsFile: 0,
+    allocsKernel: 0,
+    allocsUnidentified: 0,
+    faults: 0,
+    faultsLinkedAlloc: 0,
+    faultsExisting: 0,
+    faultsUnlinked: 0,
+    filemapAdds: 0,
+    filemapAddsLinked: 0,
+    frees: 0,
+    freesUnknown: 0,
+    activations: 0,
+    activationsUnknown: 0,
+    dirtied: 0,
+    dirtiedUnknown: 0,
+    lostMarkers: 0,
+    lostEvents: 0,
+    timeReordered: 0,
+    threadsJoined: 0,
+    eventsOut: 0,
+    livePages: 0,
+    peakLivePages: 0,
+    firstTimeNs: Number.NaN,
+    lastTimeNs: Number.NaN,
+  };
+
+  private readonly out: EventBatch;
+  private readonly sink: (batch: EventBatch) => void;
+  private t0 = Number.NaN;
+  private lastTime = 0;
+
+  // Page table (identity), indexed by dense page id; grows by doubling.
+  private cap = 0;
+  private kind = new Uint8Array(0);
+  private nr = new Uint16Array(0);
+  private owner = new Int32Array(0);
+  private pfnOf = new Float64Array(0);
+  private vpnOf = new Float64Array(0);
+  private asidOfPage = new Int32Array(0);
+  private fileKeyOf = new Float64Array(0);
+  private fileIndexOf = new Float64Array(0);
+  /** 1: allocated and emitted, 2: allocated, emission pending, 0: free. */
+  private state = new Uint8Array(0);
+  private pendingWrite = new Uint8Array(0);
+  private allocTime = new Float64Array(0);
+  private nextId = 0;
+  private freeIds: number[] = [];
+
+  private readonly pfnMap = new Map<number, number>();
+  private readonly vpnMaps = new Map<number, Map<number, number>>();
+  private readonly fileMaps = new Map<number, Map<number, number>>();
+  private readonly devIds = new Map<number, number>();
+  private readonly devNames: number[] = [];
+
+  // Processes.
+  private readonly threads = new Map<number, ThreadState>();
+  private readonly asidOfTid = new Map<number, number>();
+  private readonly asidOwner: number[] = [];
+  private readonly asidOfMm = new Map<number, number>();
+  private readonly selected: Set<number> | null;
+  private readonly commFilter: Set<string> | null;
+  private commMatchCache = new Int8Array(0);
+  private commChecked = 0;
+
+  constructor(options: NormalizerOptions, sink: (batch: EventBatch) => void) {
+    this.out = createEventBatch(options.batchSize ?? 4096);
+    this.sink = sink;
+    const filtering = (options.pids?.length ?? 0) > 0 || (options.comms?.length ?? 0) > 0;
+    this.selected = filtering ? new Set(options.pids ?? []) : null;
+    this.commFilter = (options.comms?.length ?? 0) > 0 ? new Set(options.comms) : null;
+    this.grow(1024);
+  }
+
+  /** Identity of a live page id, or null. */
+  identity(page: number): PageIdentity | null {
+    if (page < 0 || page >= this.nextId || this.state[page] === 0) return null;
+    const fileKey = this.fileKeyOf[page]!;
+    const kind = this.kind[page]! as PageKind;
+    const base = {
+      kind,
+      pid: this.owner[page]!,
+      pfn: this.pfnOf[page]!,
+      vpn: this.vpnOf[page]!,
+    };
+    if (fileKey < 0) return base;
+    const devId = Math.floor(fileKey / 2 ** 32);
+    const dev = this.devNames[devId] ?? 0;
+    return {
+      ...base,
+      file: { dev: `${Math.floor(dev / 2 ** 20)}:${dev % 2 ** 20}`, ino: fileKey % 2 ** 32, index: this.fileIndexOf[page]! },
+    };
+  }
+
+  /** Feed one raw batch; emits zero or more event batches to the sink. */
+  push(raw: RawBatch): void {
+    const n = raw.length;
+    const stats = this.stats;
+    const ev = raw.event;
+    const tids = raw.tid;
+    const times = raw.time;
+    const A = raw.a;
+    const B = raw.b;
+    const C = raw.c;
+    const D = raw.d;
+    const E = raw.e;
+    if (this.commFilter !== null && this.commChecked < raw.strings.length) this.refreshCommCache(raw);
+    for (let i = 0; i < n; i++) {
+      stats.records++;
+      const event = ev[i]!;
+      const tid = tids[i]!;
+      const pid = raw.pid[i]!;
+      let t = times[i]!;
+      if (this.t0 !== this.t0) {
+        this.t0 = t;
+        stats.firstTimeNs = t;
+      }
+      stats.lastTimeNs = t;
+      t -= this.t0;
+      if (t < this.lastTime) {
+        stats.timeReordered++;
+        t = this.lastTime;
+      }
+      this.lastTime = t;
+
+      // Process tree and address spaces are tracked for every thread.
+      if (event === Tracepoint.schedProcessFork) {
+        const parent = A[i]!;
+        const child = B[i]!;
+        if (this.selected !== null && (this.selected.has(parent) || this.selected.has(tid))) this.selected.add(child);
+        this.flushThread(tid, t);
+        stats.recordsInformational++;
+        continue;
+      }
+      if (event === Tracepoint.schedProcessExec) {
+        this.flushThread(tid, t);
+        this.newAddressSpace(tid, pid);
+        if (this.commFilter !== null) this.checkComm(raw, i, tid);
+        stats.recordsInformational++;
+        continue;
+      }
+      if (event === Tracepoint.rssStat) {
+        if (B[i] === 1) this.noteMm(tid, pid, A[i]!);
+        stats.recordsInformational++;
+        continue;
+      }
+      if (event === Tracepoint.lost) {
+        stats.lostMarkers++;
+        const lost = A[i]!;
+        if (lost === lost) stats.lostEvents += lost;
+        this.emit(EventKind.lost, t, NO_PAGE, 0, 0, -1, lost === lost ? lost : 0);
+        continue;
+      }
+
+      const isSelected = this.isSelected(raw, i, tid, pid);
+      switch (event) {
+        case Tracepoint.pageFaultUser: {
+          if (!isSelected) {
+            stats.recordsFiltered++;
+            break;
+          }
+          stats.faults++;
+          const ts = this.thread(tid);
+          this.flushThreadState(ts, tid, pid, t);
+          ts.faultVpn = Math.floor(A[i]! / 4096);
+          ts.faultWrite = (B[i]! & 2) !== 0;
+          ts.faultTime = t;
+          break;
+        }
+        case Tracepoint.mmPageAlloc: {
+          const pfn = A[i]!;
+          const order = B[i]!;
+          const gfp = C[i]!;
+          if (!isSelected) {
+            stats.recordsFiltered++;
+            break;
+          }
+          stats.allocs++;
+          // A pfn still mapped means we missed its free (lost events): end that page first.
+          const stale = this.pfnMap.get(pfn);
+          if (stale !== undefined) this.freePage(stale, t);
+          const nrPages = 2 ** order;
+          const id = this.newPage(pfn, nrPages, t);
+          this.owner[id] = this.processOf(tid, pid);
+          if ((gfp & GfpClass.movable) === 0) {
+            this.kind[id] = PageKind.kernel;
+            stats.allocsKernel++;
+            this.emitAlloc(id, t, 0);
+            break;
+          }
+          const ts = this.thread(tid);
+          if (ts.pendingPage !== NO_PAGE) this.resolvePending(ts.pendingPage, PageKind.anon, true, t);
+          if (ts.faultVpn >= 0) {
+            // The fault's page: link (address space, vpn) -> this page.
+            const asid = this.asidOf(tid, pid);
+            this.kind[id] = PageKind.anon;
+            this.linkVpn(id, asid, ts.faultVpn);
+            this.pendingWrite[id] = ts.faultWrite ? 1 : 0;
+            ts.faultVpn = -1;
+            stats.faultsLinkedAlloc++;
+          } else {
+            this.kind[id] = PageKind.anon;
+            this.pendingWrite[id] = 0;
+          }
+          // Emission waits for the next event of this thread: a page-cache insertion makes it a file page.
+          this.state[id] = 2;
+          ts.pendingPage = id;
+          break;
+        }
+        case Tracepoint.mmFilemapAdd: {
+          const pfn = A[i]!;
+          if (!isSelected) {
+            // Still link a page we know (allocated by a selected thread).
+            const id = this.pfnMap.get(pfn);
+            if (id === undefined) {
+              stats.recordsFiltered++;
+              break;
+            }
+          }
+          stats.filemapAdds++;
+          const fileKey = this.fileKey(C[i]!, D[i]!);
+          const index = E[i]!;
+          let id = this.pfnMap.get(pfn);
+          if (id !== undefined) {
+            stats.filemapAddsLinked++;
+            this.linkFile(id, fileKey, index);
+            if (this.state[id] === 2) {
+              const ts = this.threads.get(tid);
+              const fromFault = this.vpnOf[id]! >= 0;
+              if (ts !== undefined && ts.pendingPage === id) ts.pendingPage = NO_PAGE;
+              this.resolvePending(id, PageKind.file, false, t);
+              if (fromFault) this.emitAccess(id, t, AccessSource.fault, this.pendingWrite[id] === 1, 0);
+            } else {
+              this.kind[id] = PageKind.file;
+            }
+            this.emitAccess(id, t, AccessSource.ioFill, true, 0);
+          } else {
+            // Allocated before the trace (or while events were lost): an implicit page.
+            id = this.newPage(pfn, 2 ** B[i]!, t);
+            this.kind[id] = PageKind.file;
+            this.owner[id] = this.processOf(tid, pid);
+            this.linkFile(id, fileKey, index);
+            this.emitAlloc(id, t, EventFlag.unlinked);
+            this.emitAccess(id, t, AccessSource.ioFill, true, EventFlag.unlinked);
+          }
+          break;
+        }
+        case Tracepoint.mmFilemapDelete: {
+          const id = this.pfnMap.get(A[i]!);
+          if (id !== undefined) this.unlinkFile(id);
+          stats.recordsInformational++;
+          break;
+        }
+        case Tracepoint.mmPageFree: {
+          const pfn = A[i]!;
+          const id = this.pfnMap.get(pfn);
+          if (id === undefined) {
+            if (isSelected) stats.freesUnknown++;
+            else stats.recordsFiltered++;
+            break;
+          }
+          stats.frees++;
+          if (isSelected) this.flushThread(tid, t);
+          this.freePage(id, t);
+          break;
+        }
+        case Tracepoint.mmLruActivate: {
+          const id = this.pfnMap.get(A[i]!);
+          if (id === undefined) {
+            if (isSelected) stats.activationsUnknown++;
+            else stats.recordsFiltered++;
+            break;
+          }
+          stats.activations++;
+          if (this.state[id] === 2) this.resolvePending(id, this.kind[id]! as PageKind, false, t);
+          this.emitAccess(id, t, AccessSource.activate, false, 0);
+          break;
+        }
+        case Tracepoint.mmLruInsertion: {
+          // Tells anon from file for a page whose identity is still pending.
+          const id = this.pfnMap.get(A[i]!);
+          if (id !== undefined && this.state[id] === 2) {
+            const anon = (C[i]! & LruFlag.anonymous) !== 0;
+            this.clearPendingOwner(id);
+            this.resolvePending(id, anon ? PageKind.anon : PageKind.file, false, t);
+          }
+          stats.recordsInformational++;
+          break;
+        }
+        case Tracepoint.writebackDirtyFolio: {
+          const map = this.fileMaps.get(this.fileKey(C[i]!, A[i]!));
+          const id = map?.get(B[i]!);
+          if (id === undefined) {
+            if (isSelected) stats.dirtiedUnknown++;
+            else stats.recordsFiltered++;
+            break;
+          }
+          stats.dirtied++;
+          if (this.state[id] === 2) {
+            this.clearPendingOwner(id);
+            this.resolvePending(id, PageKind.file, false, t);
+          }
+          this.emitAccess(id, t, AccessSource.dirty, true, 0);
+          break;
+        }
+        default:
+          stats.recordsInformational++;
+          // Any other event of a thread ends its pending fault and allocation.
+          if (isSelected) this.flushThread(tid, t);
+      }
+    }
+  }
+
+  /** End of trace: resolve everything pending and emit the last batch. */
+  finish(): void {
+    const t = this.lastTime;
+    for (const [tid, ts] of this.threads) this.flushThreadState(ts, tid, -1, t);
+    this.flushOut();
+  }
+
+  /** Counted anomalies, for the result. */
+  anomalies(): AnomalyStat[] {
+    const s = this.stats;
+    const list: AnomalyStat[] = [];
+    const add = (name: string, severity: AnomalyStat['severity'], value: number, description: string) => {
+      if (value > 0) list.push({ name, severity, value, description });
+    };
+    add('lost_events', 'warning', s.lostEvents, 'events the tracer reported lost (ring buffer overrun); pages they touched are missing');
+    add('lost_markers', 'warning', s.lostMarkers, 'loss markers in the trace');
+    add('faults_unlinked', 'info', s.faultsUnlinked, 'faults on pages never seen allocated (allocated before the trace, file mappings, lost events): replayed as implicit pages');
+    add('allocs_unidentified', 'info', s.allocsUnidentified, 'movable allocations linked to no fault and no file: replayed as anon');
+    add('frees_unknown', 'info', s.freesUnknown, 'frees of pfns never seen allocated');
+    add('activations_unknown', 'info', s.activationsUnknown, 'LRU activations of pfns never seen allocated');
+    add('dirtied_unknown', 'info', s.dirtiedUnknown, 'file pages dirtied that the trace never showed in the page cache');
+    add('time_reordered', 'info', s.timeReordered, 'records whose time went backwards (clamped)');
+    return list;
+  }
+
+  // ---- emission ----
+
+  private emit(kind: number, t: number, page: number, nrPages: number, flags: number, pid: number, count: number): void {
+    const out = this.out;
+    const k = out.length;
+    out.kind[k] = kind;
+    out.time[k] = t;
+    out.page[k] = page;
+    out.nrPages[k] = nrPages;
+    out.flags[k] = flags;
+    out.pid[k] = pid;
+    out.count[k] = count;
+    out.length = k + 1;
+    this.stats.eventsOut++;
+    if (out.length === out.kind.length) this.flushOut();
+  }
+
+  private flushOut(): void {
+    if (this.out.length === 0) return;
+    this.sink(this.out);
+    this.out.length = 0;
+  }
+
+  private emitAlloc(id: number, t: number, extraFlags: number): void {
+    const s = this.stats;
+    s.livePages += this.nr[id]!;
+    if (s.livePages > s.peakLivePages) s.peakLivePages = s.livePages;
+    this.state[id] = 1;
+    const kind = this.kind[id]!;
+    if (kind === PageKind.file) s.allocsFile++;
+    else if (kind === PageKind.anon) s.allocsAnon++;
+    const write = this.pendingWrite[id] === 1 ? EventFlag.write : 0;
+    this.emit(EventKind.alloc, Math.max(t, this.allocTime[id]!), id, this.nr[id]!, kind | write | extraFlags, this.owner[id]!, 1);
+  }
+
+  private emitAccess(id: number, t: number, source: number, write: boolean, extraFlags: number): void {
+    const flags = this.kind[id]! | (write ? EventFlag.write : 0) | (source << EventFlag.sourceShift) | extraFlags;
+    this.emit(EventKind.access, t, id, this.nr[id]!, flags, this.owner[id]!, 1);
+  }
+
+  /** Emit a pending allocation with its kind now known (and the fault access that caused it, if any). */
+  private resolvePending(id: number, kind: PageKind, unidentified: boolean, t: number): void {
+    if (this.state[id] !== 2) return;
+    const fromFault = this.vpnOf[id]! >= 0;
+    this.kind[id] = kind;
+    if (unidentified && !fromFault) this.stats.allocsUnidentified++;
+    this.emitAlloc(id, t, unidentified && !fromFault ? EventFlag.unlinked : 0);
+    if (fromFault && kind === PageKind.anon) this.emitAccess(id, t, AccessSource.fault, this.pendingWrite[id] === 1, 0);
+  }
+
+  private clearPendingOwner(id: number): void {
+    for (const ts of this.threads.values()) if (ts.pendingPage === id) ts.pendingPage = NO_PAGE;
+  }
+
+  private flushThread(tid: number, t: number): void {
+    const ts = this.threads.get(tid);
+    if (ts !== undefined) this.flushThreadState(ts, tid, -1, t);
+  }
+
+  /** A thread moves on: its pending allocation is anon, its pending fault hit an existing page. */
+  private flushThreadState(ts: ThreadState, tid: number, pid: number, t: number): void {
+    if (ts.pendingPage !== NO_PAGE) {
+      const id = ts.pendingPage;
+      ts.pendingPage = NO_PAGE;
+      this.resolvePending(id, PageKind.anon, true, t);
+    }
+    if (ts.faultVpn < 0) return;
+    const vpn = ts.faultVpn;
+    ts.faultVpn = -1;
+    const asid = this.asidOf(tid, pid);
+    const map = this.vpnMaps.get(asid);
+    const existing = map?.get(vpn);
+    if (existing !== undefined) {
+      this.stats.faultsExisting++;
+      this.emitAccess(existing, Math.max(t, ts.faultTime), AccessSource.fault, ts.faultWrite, 0);
+      return;
+    }
+    // A page the trace never showed allocated: give it an implicit page.
+    this.stats.faultsUnlinked++;
+    const id = this.newPage(-1, 1, ts.faultTime);
+    this.kind[id] = PageKind.anon;
+    this.owner[id] = this.asidOwner[asid] ?? tid;
+    this.linkVpn(id, asid, vpn);
+    this.pendingWrite[id] = ts.faultWrite ? 1 : 0;
+    this.emitAlloc(id, t, EventFlag.unlinked);
+    this.emitAccess(id, t, AccessSource.fault, ts.faultWrite, EventFlag.unlinked);
+  }
+
+  // ---- pages ----
+
+  private newPage(pfn: number, nrPages: number, t: number): number {
+    let id: number;
+    if (this.freeIds.length > 0) id = this.freeIds.pop()!;
+    else {
+      id = this.nextId++;
+      if (id >= this.cap) this.grow(this.cap * 2);
+    }
+    this.state[id] = 2;
+    this.nr[id] = nrPages;
+    this.pfnOf[id] = pfn;
+    this.vpnOf[id] = -1;
+    this.asidOfPage[id] = -1;
+    this.fileKeyOf[id] = -1;
+    this.fileIndexOf[id] = -1;
+    this.pendingWrite[id] = 0;
+    this.allocTime[id] = t;
+    this.owner[id] = -1;
+    if (pfn >= 0) this.pfnMap.set(pfn, id);
+    return id;
+  }
+
+  private freePage(id: number, t: number): void {
+    if (this.state[id] === 2) {
+      this.clearPendingOwner(id);
+      this.resolvePending(id, this.kind[id]! as PageKind, true, t);
+    }
+    const pfn = this.pfnOf[id]!;
+    if (pfn >= 0 && this.pfnMap.get(pfn) === id) this.pfnMap.delete(pfn);
+    const asid = this.asidOfPage[id]!;
+    if (asid >= 0) {
+      const map = this.vpnMaps.get(asid);
+      if (map !== undefined && map.get(this.vpnOf[id]!) === id) map.delete(this.vpnOf[id]!);
+    }
+    this.unlinkFile(id);
+    this.stats.livePages -= this.nr[id]!;
+    this.emit(EventKind.free, t, id, this.nr[id]!, this.kind[id]!, this.owner[id]!, 1);
+    this.state[id] = 0;
+    this.freeIds.push(id);
+  }
+
+  private linkVpn(id: number, asid: number, vpn: number): void {
+    let map = this.vpnMaps.get(asid);
+    if (map === undefined) {
+      map = new Map();
+      this.vpnMaps.set(asid, map);
+    }
+    const old = map.get(vpn);
+    if (old !== undefined && old !== id && this.asidOfPage[old] === asid) this.asidOfPage[old] = -1;
+    map.set(vpn, id);
+    this.vpnOf[id] = vpn;
+    this.asidOfPage[id] = asid;
+  }
+
+  private fileKey(dev: number, ino: number): number {
+    let devId = this.devIds.get(dev);
+    if (devId === undefined) {
+      devId = this.devNames.length;
+      this.devIds.set(dev, devId);
+      this.devNames.push(dev);
+    }
+    return devId * 2 ** 32 + ino;
+  }
+
+  private linkFile(id: number, fileKey: number, index: number): void {
+    let map = this.fileMaps.get(fileKey);
+    if (map === undefined) {
+      map = new Map();
+      this.fileMaps.set(fileKey, map);
+    }
+    map.set(index, id);
+    this.fileKeyOf[id] = fileKey;
+    this.fileIndexOf[id] = index;
+  }
+
+  private unlinkFile(id: number): void {
+    const key = this.fileKeyOf[id]!;
+    if (key < 0) return;
+    const map = this.fileMaps.get(key);
+    const index = this.fileIndexOf[id]!;
+    if (map !== undefined && map.get(index) === id) {
+      map.delete(index);
+      if (map.size === 0) this.fileMaps.delete(key);
+    }
+  }
+
+  private grow(capacity: number): void {
+    const copy = <T extends Uint8Array | Uint16Array | Int32Array | Float64Array>(old: T, make: (n: number) => T): T => {
+      const next = make(capacity);
+      next.set(old as never);
+      return next;
+    };
+    this.kind = copy(this.kind, (n) => new Uint8Array(n));
+    this.nr = copy(this.nr, (n) => new Uint16Array(n));
+    this.owner = copy(this.owner, (n) => new Int32Array(n));
+    this.pfnOf = copy(this.pfnOf, (n) => new Float64Array(n));
+    this.vpnOf = copy(this.vpnOf, (n) => new Float64Array(n));
+    this.asidOfPage = copy(this.asidOfPage, (n) => new Int32Array(n));
+    this.fileKeyOf = copy(this.fileKeyOf, (n) => new Float64Array(n));
+    this.fileIndexOf = copy(this.fileIndexOf, (n) => new Float64Array(n));
+    this.state = copy(this.state, (n) => new Uint8Array(n));
+    this.pendingWrite = copy(this.pendingWrite, (n) => new Uint8Array(n));
+    this.allocTime = copy(this.allocTime, (n) => new Float64Array(n));
+    this.cap = capacity;
+  }
+
+  // ---- threads, processes, address spaces ----
+
+  private thread(tid: number): ThreadState {
+    let ts = this.threads.get(tid);
+    if (ts === undefined) {
+      ts = { faultVpn: -1, faultWrite: false, faultTime: 0, pendingPage: NO_PAGE };
+      this.threads.set(tid, ts);
+    }
+    return ts;
+  }
+
+  private asidOf(tid: number, pid: number): number {
+    const key = pid >= 0 ? -pid - 1 : tid;
+    let asid = this.asidOfTid.get(key);
+    if (asid === undefined) {
+      asid = this.asidOwner.length;
+      this.asidOwner.push(pid >= 0 ? pid : tid);
+      this.asidOfTid.set(key, asid);
+    }
+    return asid;
+  }
+
+  private processOf(tid: number, pid: number): number {
+    if (pid >= 0) return pid;
+    const asid = this.asidOfTid.get(tid);
+    return asid === undefined ? tid : (this.asidOwner[asid] ?? tid);
+  }
+
+  private newAddressSpace(tid: number, pid: number): void {
+    const key = pid >= 0 ? -pid - 1 : tid;
+    const asid = this.asidOwner.length;
+    this.asidOwner.push(pid >= 0 ? pid : tid);
+    this.asidOfTid.set(key, asid);
+  }
+
+  /** rss_stat curr=1: this thread runs on mm `mmId`; threads sharing an mm share an address space. */
+  private noteMm(tid: number, pid: number, mmId: number): void {
+    const mine = this.asidOf(tid, pid);
+    const known = this.asidOfMm.get(mmId);
+    if (known === undefined) {
+      this.asidOfMm.set(mmId, mine);
+      return;
+    }
+    if (known !== mine) {
+      this.asidOfTid.set(pid >= 0 ? -pid - 1 : tid, known);
+      this.stats.threadsJoined++;
+    }
+  }
+
+  private isSelected(raw: RawBatch, i: number, tid: number, pid: number): boolean {
+    const selected = this.selected;
+    if (selected === null) return true;
+    if (selected.has(tid) || (pid >= 0 && selected.has(pid))) return true;
+    if (this.commFilter !== null && this.checkComm(raw, i, tid)) return true;
+    return false;
+  }
+
+  private checkComm(raw: RawBatch, i: number, tid: number): boolean {
+    const comm = raw.comm[i]!;
+    if (comm >= this.commChecked) this.refreshCommCache(raw);
+    if (this.commMatchCache[comm] === 1) {
+      this.selected!.add(tid);
+      return true;
+    }
+    return false;
+  }
+
+  private refreshCommCache(raw: RawBatch): void {
+    if (this.commMatchCache.length < raw.strings.length) {
+      const next = new Int8Array(Math.max(raw.strings.length, 16) * 2);
+      next.set(this.commMatchCache);
+      this.commMatchCache = next;
+    }
+    for (let s = this.commChecked; s < raw.strings.length; s++) {
+      this.commMatchCache[s] = this.commFilter!.has(raw.strings[s]!) ? 1 : 0;
+    }
+    this.commChecked = raw.strings.length;
+  }
+}

@@ -1,0 +1,3 @@
+export { ASSUMPTIONS, RESULT_SCHEMA, TOOL_NAME, TOOL_VERSION, replay } from './replay.js';
+export type { PolicyRequest, PolicyResult, ReplayOptions, ReplayProgress, ReplayResult } from './replay.js';
+export { formatComparison } from './table.js';
