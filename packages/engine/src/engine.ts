@@ -281,6 +281,49 @@ export class Engine {
     };
   }
 
+  /**
+   * Check the engine's own invariants; returns the violations (empty when sound).
+   * Walks every page and list: for tests and debugging, not for the hot path.
+   */
+  verify(): string[] {
+    const P = this.pages;
+    const problems: string[] = [];
+    const used = new Float64Array(this.nodes.length);
+    const onLists = new Float64Array(this.nodes.length * 2);
+    for (let id = 0; id < P.capacity; id++) {
+      if ((P.flags[id]! & PageFlag.live) === 0) continue;
+      const node = P.node[id]!;
+      if (node >= 0) used[node] = used[node]! + P.nrPages[id]!;
+    }
+    for (let list = 0; list < this.nodes.length * 2; list++) {
+      let seen = 0;
+      let page = P.lruHead[list]!;
+      let prev = -1;
+      while (page !== -1) {
+        if ((P.flags[page]! & PageFlag.live) === 0) problems.push(`list ${list}: page ${page} is not live`);
+        if (P.node[page] !== list >> 1) problems.push(`list ${list}: page ${page} is on node ${P.node[page]}`);
+        if (((P.flags[page]! & PageFlag.active) !== 0) !== ((list & 1) === 1)) problems.push(`list ${list}: page ${page} active flag disagrees`);
+        if (P.lruPrev[page] !== prev) problems.push(`list ${list}: page ${page} prev link broken`);
+        onLists[list] = onLists[list]! + P.nrPages[page]!;
+        prev = page;
+        page = P.lruNext[page]!;
+        if (++seen > P.capacity) {
+          problems.push(`list ${list}: cycle`);
+          break;
+        }
+      }
+      if (P.lruTail[list] !== prev) problems.push(`list ${list}: tail is ${P.lruTail[list]}, last is ${prev}`);
+      if (onLists[list] !== P.lruPages[list]) problems.push(`list ${list}: holds ${onLists[list]} pages, counted ${P.lruPages[list]}`);
+    }
+    for (let node = 0; node < this.nodes.length; node++) {
+      if (used[node] !== this.used[node]) problems.push(`node ${node}: pages say ${used[node]} used, counter says ${this.used[node]}`);
+      if (onLists[node * 2]! + onLists[node * 2 + 1]! !== used[node]) problems.push(`node ${node}: LRU lists hold ${onLists[node * 2]! + onLists[node * 2 + 1]!}, used ${used[node]}`);
+      if (this.free(node) < 0) problems.push(`node ${node}: over capacity by ${-this.free(node)} pages`);
+      if (this.peakUsed[node]! > this.nodes[node]!.capacityPages) problems.push(`node ${node}: peak ${this.peakUsed[node]} above capacity`);
+    }
+    return problems;
+  }
+
   private fastAccesses = 0;
   private pathMigrationNs = 0;
 
