@@ -32,7 +32,7 @@ export interface NodeSpec {
   readonly structPages: boolean;
   /**
    * The kernel's abstract distance (include/linux/memory-tiers.h:
-   * MEMTIER_ADISTANCE_DRAM = 4 * MEMTIER_CHUNK_SIZE = 576); larger is slower.
+   * MEMTIER_ADISTANCE_DRAM = 4 * MEMTIER_CHUNK_SIZE + MEMTIER_CHUNK_SIZE / 2 = 576; dax/kmem default 5 * 576 = 2880); larger is slower.
    * Nodes are grouped into tiers by it, lowest first.
    */
   readonly abstractDistance: number;
