@@ -159,6 +159,10 @@ export class Normalizer {
   private readonly asidOfTid = new Map<number, number>();
   private readonly asidOwner: number[] = [];
   private readonly asidOfMm = new Map<number, number>();
+  /** The mm_id each thread last showed (rss_stat curr=1): mm_id is a pointer hash, reused once the mm is freed. */
+  private readonly mmOfTid = new Map<number, number>();
+  /** Parent thread of each thread forked in the trace (sched_process_fork). */
+  private readonly parentOf = new Map<number, number>();
   private readonly selected: Set<number> | null;
   private readonly commFilter: Set<string> | null;
   private commMatchCache = new Int8Array(0);
@@ -224,25 +228,30 @@ export class Normalizer {
       }
       this.lastTime = t;
 
+      const isSelected = this.isSelected(raw, i, tid, pid);
       // Process tree and address spaces are tracked for every thread.
       if (event === Tracepoint.schedProcessFork) {
         const parent = A[i]!;
         const child = B[i]!;
+        this.parentOf.set(child, parent);
         if (this.selected !== null && (this.selected.has(parent) || this.selected.has(tid))) this.selected.add(child);
         this.flushThread(tid, t);
-        stats.recordsInformational++;
+        this.countInformational(isSelected);
         continue;
       }
-      if (event === Tracepoint.schedProcessExec) {
+      if (event === Tracepoint.schedProcessExec || event === Tracepoint.schedProcessExit) {
         this.flushThread(tid, t);
-        this.newAddressSpace(tid, pid);
-        if (this.commFilter !== null) this.checkComm(raw, i, tid);
-        stats.recordsInformational++;
+        this.forgetMm(tid);
+        if (event === Tracepoint.schedProcessExec) {
+          this.newAddressSpace(tid);
+          if (this.commFilter !== null) this.checkComm(raw, i, tid);
+        }
+        this.countInformational(isSelected);
         continue;
       }
       if (event === Tracepoint.rssStat) {
-        if (B[i] === 1) this.noteMm(tid, pid, A[i]!);
-        stats.recordsInformational++;
+        if (B[i] === 1) this.noteMm(tid, A[i]!);
+        this.countInformational(isSelected);
         continue;
       }
       if (event === Tracepoint.lost) {
@@ -253,7 +262,6 @@ export class Normalizer {
         continue;
       }
 
-      const isSelected = this.isSelected(raw, i, tid, pid);
       switch (event) {
         case Tracepoint.pageFaultUser: {
           if (!isSelected) {
@@ -349,7 +357,7 @@ export class Normalizer {
         case Tracepoint.mmFilemapDelete: {
           const id = this.pfnMap.get(A[i]!);
           if (id !== undefined) this.unlinkFile(id);
-          stats.recordsInformational++;
+          this.countInformational(isSelected || id !== undefined);
           break;
         }
         case Tracepoint.mmPageFree: {
@@ -385,7 +393,7 @@ export class Normalizer {
             this.clearPendingOwner(id);
             this.resolvePending(id, anon ? PageKind.anon : PageKind.file, false, t);
           }
-          stats.recordsInformational++;
+          this.countInformational(isSelected || id !== undefined);
           break;
         }
         case Tracepoint.writebackDirtyFolio: {
@@ -405,7 +413,7 @@ export class Normalizer {
           break;
         }
         default:
-          stats.recordsInformational++;
+          this.countInformational(isSelected);
           // Any other event of a thread ends its pending fault and allocation.
           if (isSelected) this.flushThread(tid, t);
       }
@@ -473,6 +481,11 @@ export class Normalizer {
   }
 
   private emitAccess(id: number, t: number, source: number, write: boolean, extraFlags: number): void {
+    if (this.state[id] === 2) {
+      // Touched (by another thread, or through a link) before its own thread moved on: emit the allocation first.
+      this.clearPendingOwner(id);
+      this.resolvePending(id, this.kind[id]! as PageKind, true, t);
+    }
     const flags = this.kind[id]! | (write ? EventFlag.write : 0) | (source << EventFlag.sourceShift) | extraFlags;
     this.emit(EventKind.access, t, id, this.nr[id]!, flags, this.owner[id]!, 1);
   }
@@ -643,41 +656,65 @@ export class Normalizer {
     return ts;
   }
 
-  private asidOf(tid: number, pid: number): number {
-    const key = pid >= 0 ? -pid - 1 : tid;
-    let asid = this.asidOfTid.get(key);
+  /**
+   * The address space of a thread: its own until rss_stat shows it shares an
+   * mm with another thread. The pid column (perf script -F) is not used here,
+   * so every text layout of one capture gives the same events.
+   */
+  private asidOf(tid: number, _pid: number): number {
+    let asid = this.asidOfTid.get(tid);
     if (asid === undefined) {
       asid = this.asidOwner.length;
-      this.asidOwner.push(pid >= 0 ? pid : tid);
-      this.asidOfTid.set(key, asid);
+      this.asidOwner.push(tid);
+      this.asidOfTid.set(tid, asid);
     }
     return asid;
   }
 
-  private processOf(tid: number, pid: number): number {
-    if (pid >= 0) return pid;
+  private countInformational(selected: boolean): void {
+    if (selected) this.stats.recordsInformational++;
+    else this.stats.recordsFiltered++;
+  }
+
+  private processOf(tid: number, _pid: number): number {
     const asid = this.asidOfTid.get(tid);
     return asid === undefined ? tid : (this.asidOwner[asid] ?? tid);
   }
 
-  private newAddressSpace(tid: number, pid: number): void {
-    const key = pid >= 0 ? -pid - 1 : tid;
+  private newAddressSpace(tid: number): void {
     const asid = this.asidOwner.length;
-    this.asidOwner.push(pid >= 0 ? pid : tid);
-    this.asidOfTid.set(key, asid);
+    this.asidOwner.push(tid);
+    this.asidOfTid.set(tid, asid);
+  }
+
+  /** exec or exit: the thread's mm may be freed, and its pointer hash reused by a new mm. */
+  private forgetMm(tid: number): void {
+    const mm = this.mmOfTid.get(tid);
+    if (mm === undefined) return;
+    this.mmOfTid.delete(tid);
+    let shared = false;
+    for (const other of this.mmOfTid.values()) if (other === mm) shared = true;
+    if (!shared) this.asidOfMm.delete(mm);
   }
 
   /** rss_stat curr=1: this thread runs on mm `mmId`; threads sharing an mm share an address space. */
-  private noteMm(tid: number, pid: number, mmId: number): void {
-    const mine = this.asidOf(tid, pid);
+  private noteMm(tid: number, mmId: number): void {
+    this.mmOfTid.set(tid, mmId);
+    const mine = this.asidOf(tid, -1);
     const known = this.asidOfMm.get(mmId);
     if (known === undefined) {
       this.asidOfMm.set(mmId, mine);
       return;
     }
-    if (known !== mine) {
-      this.asidOfTid.set(pid >= 0 ? -pid - 1 : tid, known);
+    if (known === mine) return;
+    // Join only a thread its parent shares the mm with (a new thread, clone(CLONE_VM));
+    // otherwise the hash was reused by a new mm after the old one was freed.
+    const parent = this.parentOf.get(tid);
+    if (parent !== undefined && this.asidOfTid.get(parent) === known) {
+      this.asidOfTid.set(tid, known);
       this.stats.threadsJoined++;
+    } else {
+      this.asidOfMm.set(mmId, mine);
     }
   }
 
