@@ -103,6 +103,15 @@ async function main(argv: string[]): Promise<number> {
   return failed ? 1 : 0;
 }
 
+/** Errors in what the user typed exit 2; errors in the data exit 1. */
+const usageCodes = new Set<string>([
+  ErrorCode.usage,
+  ErrorCode.policyNotFound,
+  ErrorCode.policyKnob,
+  ErrorCode.policySpecVersion,
+  ErrorCode.machineNotFound,
+]);
+
 function integerOption(name: string, value: string): number {
   const n = Number(value);
   if (!Number.isInteger(n)) {
@@ -118,7 +127,7 @@ main(process.argv.slice(2)).then(
   (error: unknown) => {
     if (isTierlabError(error)) {
       process.stderr.write(`tierlab: ${error.message}\n`);
-      process.exitCode = error.code === ErrorCode.usage ? 2 : 1;
+      process.exitCode = usageCodes.has(error.code) ? 2 : 1;
     } else {
       process.stderr.write(`tierlab: internal error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
       process.exitCode = 70;

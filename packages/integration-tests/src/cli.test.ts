@@ -1,0 +1,133 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { openTrace } from '@tierlab/trace-core';
+import { bundledTraces, repoRoot, sharedTrace, sharedTraces } from '@tierlab/test-support';
+import { describe, expect, it } from 'vitest';
+
+const cli = join(repoRoot(), 'apps', 'replay', 'dist', 'cli.js');
+const tmp = mkdtempSync(join(tmpdir(), 'tierlab-it-'));
+
+async function firstBytes(path: string, n: number): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  let got = 0;
+  for await (const chunk of openTrace(path)) {
+    parts.push(Buffer.from(chunk));
+    got += chunk.length;
+    if (got >= n) break;
+  }
+  return Buffer.concat(parts);
+}
+
+function tierlab(...args: string[]) {
+  const r = spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8', maxBuffer: 1 << 28 });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+interface Result {
+  trace: { sha256: string; records: number; format: string; eventCounts: Record<string, number> };
+  machine: { nodes: Array<{ capacityPages: number }> };
+  policies: Array<{ policy: string; knobs: Record<string, unknown>; metrics: Record<string, number>; counters: Record<string, number>; error?: unknown }>;
+  anomalies: Array<{ name: string; severity: string; value: number }>;
+  assumptions: string[];
+}
+
+describe('tierlab replay on bundled real captures', () => {
+  const trace = join(bundledTraces(), 'py_named_threads.perf-script.txt.zst');
+
+  it('prints the comparison table and writes byte-identical JSON on two runs', () => {
+    const a = tierlab('replay', trace, '--machine', 'dram-pmem', '--policy', 'first-touch', '--policy', 'kmem-tiering', '--json', join(tmp, 'a.json'));
+    expect(a.stderr).not.toMatch(/internal error/);
+    expect(a.code).toBe(0);
+    expect(a.stdout).toMatch(/first-touch\s+kmem-tiering/);
+    expect(a.stdout).toMatch(/memory stall time/);
+    expect(a.stdout).toMatch(/fast-tier share of accesses/);
+    const b = tierlab('replay', trace, '--machine', 'dram-pmem', '--json', join(tmp, 'b.json'), '--quiet');
+    expect(b.code).toBe(0);
+    const bytesA = readFileSync(join(tmp, 'a.json'));
+    const bytesB = readFileSync(join(tmp, 'b.json'));
+    expect(bytesA.equals(bytesB)).toBe(true);
+    const result = JSON.parse(bytesA.toString('utf8')) as Result;
+    // Provenance: the trace's hash, the machine resolved, both policies with their knobs, the assumptions.
+    expect(result.trace.sha256).toMatch(/^[0-9a-f]{64}$/);
+    expect(result.policies.map((p) => p.policy)).toEqual(['first-touch', 'kmem-tiering']);
+    expect(result.policies[1]!.knobs.hotThresholdMs).toBe(1000);
+    expect(result.assumptions.length).toBeGreaterThan(3);
+    // The same accesses are charged to every policy; only where they are served differs.
+    expect(result.policies[0]!.metrics.accesses).toBe(result.policies[1]!.metrics.accesses);
+    // first-touch never migrates.
+    expect(result.policies[0]!.metrics.pgmigrateSuccess).toBe(0);
+    expect(result.policies[0]!.metrics.numaHintFaults).toBe(0);
+  });
+
+  it('replays tracefs text and perf script text of the same workload to the same scale', () => {
+    const perf = tierlab('replay', trace, '--json', join(tmp, 'perf.json'), '--quiet');
+    const tracefs = tierlab('replay', join(bundledTraces(), 'py_named_threads.tracefs.txt.zst'), '--json', join(tmp, 'tracefs.json'), '--quiet');
+    expect(perf.code).toBe(0);
+    expect(tracefs.code).toBe(0);
+    const p = JSON.parse(readFileSync(join(tmp, 'perf.json'), 'utf8')) as Result;
+    const t = JSON.parse(readFileSync(join(tmp, 'tracefs.json'), 'utf8')) as Result;
+    expect(p.trace.format).toBe('perf-script');
+    expect(t.trace.format).toBe('tracefs');
+    // Two runs of one workload (8 MiB per round, 4 threads): fault counts within 1% of each other.
+    const pf = p.policies[0]!.metrics.pageFaults!;
+    const tf = t.policies[0]!.metrics.pageFaults!;
+    expect(Math.abs(pf - tf) / pf).toBeLessThan(0.01);
+  });
+
+  it('sets knobs with --policy name:knob=value and records them', () => {
+    const r = tierlab('replay', trace, '--policy', 'kmem-tiering:hotThresholdMs=500,scanDelayMs=100', '--json', join(tmp, 'k.json'), '--quiet');
+    expect(r.code).toBe(0);
+    const result = JSON.parse(readFileSync(join(tmp, 'k.json'), 'utf8')) as Result;
+    expect(result.policies[0]!.knobs.hotThresholdMs).toBe(500);
+    expect(result.policies[0]!.knobs.scanDelayMs).toBe(100);
+  });
+
+  it('rejects an unknown policy, knob or machine with the choices', () => {
+    const p = tierlab('replay', trace, '--policy', 'no-such-policy');
+    expect(p.code).toBe(2);
+    expect(p.stderr).toMatch(/unknown policy 'no-such-policy': expected one of first-touch, kmem-tiering/);
+    const k = tierlab('replay', trace, '--policy', 'kmem-tiering:hotThreshold=5');
+    expect(k.code).toBe(2);
+    expect(k.stderr).toMatch(/unknown knob 'hotThreshold': expected one of .*hotThresholdMs/);
+    const v = tierlab('replay', trace, '--policy', 'kmem-tiering:hotThresholdMs=fast');
+    expect(v.code).toBe(2);
+    expect(v.stderr).toMatch(/bad value for knob 'hotThresholdMs': expected a finite number, got 'fast'/);
+    const m = tierlab('replay', trace, '--machine', 'no-such-machine');
+    expect(m.code).toBe(2);
+    expect(m.stderr).toMatch(/no-such-machine/);
+  });
+
+  it('reports a malformed line with file, line, excerpt and what was expected', async () => {
+    // Real lines from the capture, one of them damaged.
+    const real = (await firstBytes(join(bundledTraces(), 'py_named_threads.tracefs.txt.zst'), 1 << 16)).toString('latin1').split('\n').slice(0, 60);
+    const target = real.findIndex((l, i) => i > 20 && l.includes('mm_page_alloc:'));
+    real[target] = real[target]!.replace(/pfn=0x[0-9a-f]+/, 'pfn=0xZZ');
+    const bad = join(tmp, 'bad.tracefs.txt');
+    writeFileSync(bad, `${real.join('\n')}\n`);
+    const r = tierlab('replay', bad);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(`bad.tracefs.txt:${target + 1}:`);
+    expect(r.stderr).toContain('pfn=0xZZ');
+    expect(r.stderr).toMatch(/expected/);
+  });
+});
+
+describe.skipIf(sharedTraces() === null)('tierlab replay on shared captures', () => {
+  it('counts lost events of a lossy capture and says so in the result', () => {
+    const r = tierlab('replay', sharedTrace('gcc_lua_lossy.tracefs.txt.zst'), '--json', join(tmp, 'lossy.json'));
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/warning lost_events = 73,132/);
+    const result = JSON.parse(readFileSync(join(tmp, 'lossy.json'), 'utf8')) as Result;
+    expect(result.anomalies.find((a) => a.name === 'lost_events')!.value).toBe(73132);
+  });
+
+  it('replays trace-cmd report text', () => {
+    const r = tierlab('replay', sharedTrace('py_named_threads_lossy.trace-cmd-report.txt.zst'), '--quiet', '--json', join(tmp, 'tc.json'));
+    expect(r.code).toBe(0);
+    const result = JSON.parse(readFileSync(join(tmp, 'tc.json'), 'utf8')) as Result;
+    expect(result.trace.format).toBe('trace-cmd-report');
+    expect(result.trace.eventCounts.mm_page_alloc).toBe(73437);
+  });
+});
