@@ -636,8 +636,9 @@ export class Engine {
       if (this.kswapdPending[node] !== 1) continue;
       this.kswapdPending[node] = 0;
       this.m.kswapdWakeups++;
-      const wanted = this.nodes[node]!.watermarks.high - this.free(node);
-      if (wanted > 0) this.pressure(node, wanted, 'kswapd');
+      // kswapd_shrink_node(): each pass reclaims at least SWAP_CLUSTER_MAX pages, until the node is balanced.
+      const short = this.nodes[node]!.watermarks.high - this.free(node);
+      if (short > 0) this.pressure(node, Math.max(SWAP_CLUSTER_MAX, short), 'kswapd');
     }
   }
 

@@ -71,7 +71,7 @@ export interface PolicyResult extends Partial<EngineResult> {
 
 export interface ReplayResult {
   readonly schema: string;
-  readonly tool: { readonly name: string; readonly version: string; readonly node: string };
+  readonly tool: { readonly name: string; readonly version: string };
   readonly trace: {
     readonly file: string;
     readonly sha256: string;
