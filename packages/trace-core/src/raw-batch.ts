@@ -110,7 +110,7 @@ export interface RawBatch {
   readonly tid: Int32Array;
   /** Thread-group id when the format shows it (perf script -F pid,tid), else -1. */
   readonly pid: Int32Array;
-  /** Interned comm id, index into `strings`. */
+  /** Interned comm id, index into `strings`; -1 for loss markers (no task). */
   readonly comm: Int32Array;
   readonly a: Float64Array;
   readonly b: Float64Array;

@@ -1,0 +1,3 @@
+export { openTextTrace, sniffTextFormat } from './reader.js';
+export type { TextReaderOptions, TextTraceReader } from './reader.js';
+export type { TextFormat } from './layout.js';
