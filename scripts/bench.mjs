@@ -28,6 +28,7 @@ const opt = (name, fallback) => {
   const i = args.indexOf(name);
   return i >= 0 ? args[i + 1] : fallback;
 };
+// biome-ignore lint/suspicious/noUndeclaredEnvVars: a documented override for where the traces are
 const traces = process.env.TIERLAB_TRACES ?? resolve(root, '../shared/traces');
 if (!existsSync(traces)) {
   console.error(`bench: no traces at ${traces} (set TIERLAB_TRACES)`);

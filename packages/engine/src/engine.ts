@@ -956,6 +956,7 @@ export class Engine {
   }
 
   private makeContext(): PolicyContext {
+    // biome-ignore lint/complexity/noUselessThisAlias: the context's methods are plain functions handed to third-party code
     const self = this;
     const P = this.pages;
     const nodesByTier = [...this.nodes].sort((a, b) => a.tier - b.tier || a.id - b.id).map((n) => n.id);

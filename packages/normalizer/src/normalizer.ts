@@ -216,7 +216,7 @@ export class Normalizer {
       const tid = tids[i]!;
       const pid = raw.pid[i]!;
       let t = times[i]!;
-      if (this.t0 !== this.t0) {
+      if (Number.isNaN(this.t0)) {
         this.t0 = t;
         stats.firstTimeNs = t;
       }
@@ -257,8 +257,8 @@ export class Normalizer {
       if (event === Tracepoint.lost) {
         stats.lostMarkers++;
         const lost = A[i]!;
-        if (lost === lost) stats.lostEvents += lost;
-        this.emit(EventKind.lost, t, NO_PAGE, 0, 0, -1, lost === lost ? lost : 0);
+        if (!Number.isNaN(lost)) stats.lostEvents += lost;
+        this.emit(EventKind.lost, t, NO_PAGE, 0, 0, -1, Number.isNaN(lost) ? 0 : lost);
         continue;
       }
 

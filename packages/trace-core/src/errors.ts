@@ -5,7 +5,12 @@ export function excerptOf(bytes: Uint8Array, lineStart: number, lineEnd: number)
   const end = Math.min(lineEnd, lineStart + 120);
   let s = Buffer.from(bytes.buffer, bytes.byteOffset + lineStart, end - lineStart).toString('latin1');
   if (end < lineEnd) s += '…';
-  return s.replace(/[\x00-\x08\x0b-\x1f\x7f]/g, '?');
+  let out = '';
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    out += c < 0x20 || c === 0x7f ? '?' : s[i];
+  }
+  return out;
 }
 
 /** `[reader] file:line:col message: expected …, got '…'` */
