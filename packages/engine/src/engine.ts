@@ -457,6 +457,9 @@ export class Engine {
     if (source === AccessSource.fault) {
       m.pageFaults++;
       P.flags[id] = P.flags[id]! | PageFlag.mapped;
+    } else if (source === AccessSource.sample && P.kind[id] === PageKind.anon) {
+      // A sampled load or store (lackey, DAMON) is a CPU access through a mapping.
+      P.flags[id] = P.flags[id]! | PageFlag.mapped;
     }
     let node = P.node[id]!;
     if (node === NOT_RESIDENT) {

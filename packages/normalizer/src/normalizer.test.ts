@@ -1,5 +1,7 @@
 import { EventFlag, EventKind, type EventBatch, PageKind } from '@tierlab/memory-tier-api';
 import { readMeta, sharedTrace, sharedTraces } from '@tierlab/test-support';
+import { Tracepoint } from '@tierlab/trace-core';
+import { openLackey } from '@tierlab/trace-lackey';
 import { openTextTrace } from '@tierlab/trace-text';
 import { describe, expect, it } from 'vitest';
 import { Normalizer, type NormalizerOptions } from './normalizer.js';
@@ -17,7 +19,7 @@ interface Collected {
   count: number[];
 }
 
-async function normalize(file: string, options: NormalizerOptions = {}): Promise<Collected> {
+async function normalize(file: string, options: NormalizerOptions = {}, lackey = false): Promise<Collected> {
   const c: Omit<Collected, 'normalizer'> = { kind: [], time: [], page: [], nrPages: [], flags: [], pid: [], count: [] };
   const sink = (b: EventBatch) => {
     for (let i = 0; i < b.length; i++) {
@@ -31,7 +33,7 @@ async function normalize(file: string, options: NormalizerOptions = {}): Promise
     }
   };
   const normalizer = new Normalizer(options, sink);
-  const reader = openTextTrace(sharedTrace(file));
+  const reader = lackey ? openLackey(sharedTrace(file)) : openTextTrace(sharedTrace(file));
   for await (const batch of reader.batches()) normalizer.push(batch);
   normalizer.finish();
   return { normalizer, ...c };
@@ -140,6 +142,63 @@ describe.skipIf(shared === null)('normalizer on real captures (../shared/traces)
     const lost = c.count.filter((_, i) => c.kind[i] === EventKind.lost).reduce((a, b) => a + b, 0);
     expect(lost).toBe(s.lostEvents);
     expect(c.normalizer.anomalies().map((a) => a.name)).toContain('lost_events');
+    checkContract(c);
+  });
+
+  it('DAMON (paddr kdamond only): every page of an accessed region gets nr_accesses accesses', async () => {
+    // Independently from the raw records: regions, accessed regions, and their pages.
+    let regions = 0;
+    let accessed = 0;
+    let pageAccesses = 0;
+    let weighted = 0;
+    for await (const b of openTextTrace(sharedTrace('sqlite_orders.damon.tracefs.txt.zst')).batches()) {
+      for (let i = 0; i < b.length; i++) {
+        if (b.event[i] !== Tracepoint.damonAggregated) continue;
+        regions++;
+        if (b.c[i]! === 0) continue;
+        accessed++;
+        const pages = Math.floor((b.b[i]! - 1) / 4096) - Math.ceil(b.a[i]! / 4096) + 1;
+        pageAccesses += pages;
+        weighted += pages * b.c[i]!;
+      }
+    }
+    const c = await normalize('sqlite_orders.damon.tracefs.txt.zst');
+    const s = c.normalizer.stats;
+    expect(s.damonRegions).toBe(regions);
+    expect(regions).toBe(11328);
+    expect(s.damonRegionsAccessed).toBe(accessed);
+    expect(s.damonPageAccesses).toBe(pageAccesses);
+    const charged = c.count.filter((_, i) => c.kind[i] === EventKind.access).reduce((x, y) => x + y, 0);
+    expect(charged).toBe(weighted);
+    checkContract(c);
+  });
+
+  it('DAMON regions in a trace with allocations touch only the pages the trace linked', async () => {
+    const c = await normalize('sqlite_orders.perf-script.txt.zst');
+    const s = c.normalizer.stats;
+    expect(s.damonRegions).toBe(1792);
+    expect(s.samplePagesImplicit).toBe(0);
+    expect(s.samplePagesIgnored + s.damonPageAccesses).toBeGreaterThan(0);
+  });
+
+  it('valgrind lackey: aggregated loads and stores become weighted accesses to implicit pages', async () => {
+    let loads = 0;
+    let stores = 0;
+    const pages = new Set<number>();
+    for await (const b of openLackey(sharedTrace('lua_tables.lackey.txt.zst')).batches()) {
+      for (let i = 0; i < b.length; i++) {
+        loads += b.b[i]!;
+        stores += b.c[i]!;
+        pages.add(b.a[i]!);
+      }
+    }
+    const c = await normalize('lua_tables.lackey.txt.zst', {}, true);
+    const s = c.normalizer.stats;
+    expect(s.samplePagesImplicit).toBe(pages.size);
+    const reads = c.count.filter((_, i) => c.kind[i] === EventKind.access && (c.flags[i]! & EventFlag.write) === 0).reduce((x, y) => x + y, 0);
+    const writes = c.count.filter((_, i) => c.kind[i] === EventKind.access && (c.flags[i]! & EventFlag.write) !== 0).reduce((x, y) => x + y, 0);
+    expect(reads).toBe(loads);
+    expect(writes).toBe(stores);
     checkContract(c);
   });
 });

@@ -36,6 +36,19 @@ export interface NormalizerOptions {
   readonly comms?: readonly string[];
   /** Rows per emitted batch (default 4096). */
   readonly batchSize?: number;
+  /**
+   * How DAMON `damon_aggregated` regions are read: physical addresses (`paddr`,
+   * the default: what a paddr kdamond records) or virtual addresses of the
+   * targets named in `damonTargets` (target_id -> pid).
+   */
+  readonly damonAddress?: 'paddr' | 'vaddr';
+  readonly damonTargets?: Readonly<Record<number, number>>;
+  /**
+   * Pages that DAMON regions or access samples touch but the trace never showed
+   * allocated: `auto` (default) makes implicit pages for them only when the trace
+   * has no page allocations at all (a DAMON-only or lackey capture), else ignores them (counted).
+   */
+  readonly implicitSamplePages?: 'auto' | 'always' | 'never';
 }
 
 export interface NormalizerStats {
@@ -73,6 +86,15 @@ export interface NormalizerStats {
   timeReordered: number;
   /** Threads joined to another thread's address space by mm_id. */
   threadsJoined: number;
+  /** Access samples (lackey) and DAMON regions read. */
+  samples: number;
+  damonRegions: number;
+  /** DAMON regions with nr_accesses > 0, and the page accesses they became. */
+  damonRegionsAccessed: number;
+  damonPageAccesses: number;
+  /** Pages of samples or regions that the trace never showed allocated: made implicit, or ignored. */
+  samplePagesImplicit: number;
+  samplePagesIgnored: number;
   /** Events emitted to the engine. */
   eventsOut: number;
   /** Live base pages now, and at peak: the footprint capacities are resolved against. */
@@ -119,6 +141,12 @@ export class Normalizer {
     lostEvents: 0,
     timeReordered: 0,
     threadsJoined: 0,
+    samples: 0,
+    damonRegions: 0,
+    damonRegionsAccessed: 0,
+    damonPageAccesses: 0,
+    samplePagesImplicit: 0,
+    samplePagesIgnored: 0,
     eventsOut: 0,
     livePages: 0,
     peakLivePages: 0,
@@ -164,6 +192,9 @@ export class Normalizer {
   /** Parent thread of each thread forked in the trace (sched_process_fork). */
   private readonly parentOf = new Map<number, number>();
   private readonly selected: Set<number> | null;
+  private readonly damonAddress: 'paddr' | 'vaddr';
+  private readonly damonTargets: Readonly<Record<number, number>>;
+  private readonly implicitSamplePages: 'auto' | 'always' | 'never';
   private readonly commFilter: Set<string> | null;
   private commMatchCache = new Int8Array(0);
   private commChecked = 0;
@@ -174,6 +205,9 @@ export class Normalizer {
     const filtering = (options.pids?.length ?? 0) > 0 || (options.comms?.length ?? 0) > 0;
     this.selected = filtering ? new Set(options.pids ?? []) : null;
     this.commFilter = (options.comms?.length ?? 0) > 0 ? new Set(options.comms) : null;
+    this.damonAddress = options.damonAddress ?? 'paddr';
+    this.damonTargets = options.damonTargets ?? {};
+    this.implicitSamplePages = options.implicitSamplePages ?? 'auto';
     this.grow(1024);
   }
 
@@ -412,6 +446,26 @@ export class Normalizer {
           this.emitAccess(id, t, AccessSource.dirty, true, 0);
           break;
         }
+        case Tracepoint.memAccess: {
+          if (!isSelected) {
+            stats.recordsFiltered++;
+            break;
+          }
+          stats.samples++;
+          const asid = this.asidOf(tid, pid);
+          const id = this.vpnMaps.get(asid)?.get(A[i]!) ?? this.implicitVirtualPage(asid, tid, A[i]!, t);
+          if (id === undefined) break;
+          if (B[i]! > 0) this.emitAccess(id, t, AccessSource.sample, false, 0, B[i]!);
+          if (C[i]! > 0) this.emitAccess(id, t, AccessSource.sample, true, 0, C[i]!);
+          break;
+        }
+        case Tracepoint.damonAggregated: {
+          // kdamond works for no process of the workload: its records are kept whatever the filter.
+          stats.damonRegions++;
+          const nrAccesses = C[i]!;
+          if (nrAccesses > 0) this.damonRegion(A[i]!, B[i]!, nrAccesses, E[i]!, t);
+          break;
+        }
         default:
           this.countInformational(isSelected);
           // Any other event of a thread ends its pending fault and allocation.
@@ -442,6 +496,8 @@ export class Normalizer {
     add('activations_unknown', 'info', s.activationsUnknown, 'LRU activations of pfns never seen allocated');
     add('dirtied_unknown', 'info', s.dirtiedUnknown, 'file pages dirtied that the trace never showed in the page cache');
     add('time_reordered', 'info', s.timeReordered, 'records whose time went backwards (clamped)');
+    add('sample_pages_implicit', 'info', s.samplePagesImplicit, 'pages known only from access samples or DAMON regions (no allocation in the trace): replayed as implicit pages');
+    add('sample_pages_ignored', 'info', s.samplePagesIgnored, 'pages of access samples or DAMON regions that the trace never showed allocated, in a trace that has allocations: not replayed');
     return list;
   }
 
@@ -480,14 +536,14 @@ export class Normalizer {
     this.emit(EventKind.alloc, Math.max(t, this.allocTime[id]!), id, this.nr[id]!, kind | write | extraFlags, this.owner[id]!, 1);
   }
 
-  private emitAccess(id: number, t: number, source: number, write: boolean, extraFlags: number): void {
+  private emitAccess(id: number, t: number, source: number, write: boolean, extraFlags: number, count = 1): void {
     if (this.state[id] === 2) {
       // Touched (by another thread, or through a link) before its own thread moved on: emit the allocation first.
       this.clearPendingOwner(id);
       this.resolvePending(id, this.kind[id]! as PageKind, true, t);
     }
     const flags = this.kind[id]! | (write ? EventFlag.write : 0) | (source << EventFlag.sourceShift) | extraFlags;
-    this.emit(EventKind.access, t, id, this.nr[id]!, flags, this.owner[id]!, 1);
+    this.emit(EventKind.access, t, id, this.nr[id]!, flags, this.owner[id]!, count);
   }
 
   /** Emit a pending allocation with its kind now known (and the fault access that caused it, if any). */
@@ -536,6 +592,75 @@ export class Normalizer {
     this.pendingWrite[id] = ts.faultWrite ? 1 : 0;
     this.emitAlloc(id, t, EventFlag.unlinked);
     this.emitAccess(id, t, AccessSource.fault, ts.faultWrite, EventFlag.unlinked);
+  }
+
+  // ---- samples and DAMON regions ----
+
+  private implicitAllowed(): boolean {
+    if (this.implicitSamplePages === 'always') return true;
+    if (this.implicitSamplePages === 'never') return false;
+    return this.stats.allocs === 0;
+  }
+
+  /** A sampled virtual page the trace never showed allocated. */
+  private implicitVirtualPage(asid: number, tid: number, vpn: number, t: number): number | undefined {
+    if (!this.implicitAllowed()) {
+      this.stats.samplePagesIgnored++;
+      return undefined;
+    }
+    this.stats.samplePagesImplicit++;
+    const id = this.newPage(-1, 1, t);
+    this.kind[id] = PageKind.anon;
+    this.owner[id] = this.asidOwner[asid] ?? tid;
+    this.linkVpn(id, asid, vpn);
+    this.emitAlloc(id, t, EventFlag.unlinked);
+    return id;
+  }
+
+  /**
+   * damon_aggregated: `nrAccesses` of the aggregation interval's samplings
+   * found the region accessed; every page of the region gets that many
+   * accesses (source: sample). paddr regions are pfn ranges; vaddr regions
+   * are virtual ranges of the target's address space.
+   */
+  private damonRegion(start: number, end: number, nrAccesses: number, target: number, t: number): void {
+    const stats = this.stats;
+    stats.damonRegionsAccessed++;
+    const first = Math.ceil(start / 4096);
+    const last = Math.floor((end - 1) / 4096);
+    if (this.damonAddress === 'vaddr') {
+      const pid = this.damonTargets[target];
+      if (pid === undefined) {
+        stats.samplePagesIgnored += last - first + 1;
+        return;
+      }
+      const asid = this.asidOf(pid, -1);
+      const map = this.vpnMaps.get(asid);
+      for (let vpn = first; vpn <= last; vpn++) {
+        const id = map?.get(vpn) ?? this.implicitVirtualPage(asid, pid, vpn, t);
+        if (id === undefined) continue;
+        stats.damonPageAccesses++;
+        this.emitAccess(id, t, AccessSource.sample, false, 0, nrAccesses);
+      }
+      return;
+    }
+    const implicit = this.implicitAllowed();
+    for (let pfn = first; pfn <= last; pfn++) {
+      let id = this.pfnMap.get(pfn);
+      if (id === undefined) {
+        if (!implicit) {
+          stats.samplePagesIgnored++;
+          continue;
+        }
+        stats.samplePagesImplicit++;
+        id = this.newPage(pfn, 1, t);
+        this.kind[id] = PageKind.anon;
+        this.owner[id] = -1;
+        this.emitAlloc(id, t, EventFlag.unlinked);
+      }
+      stats.damonPageAccesses++;
+      this.emitAccess(id, t, AccessSource.sample, false, 0, nrAccesses);
+    }
   }
 
   // ---- pages ----

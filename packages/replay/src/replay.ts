@@ -26,7 +26,7 @@ import {
 } from '@tierlab/memory-tier-api';
 import { Normalizer, type NormalizerStats } from '@tierlab/normalizer';
 import { type ReaderStats, describeDecoder, hashFile } from '@tierlab/trace-core';
-import { openTextTrace } from '@tierlab/trace-text';
+import { openAnyTrace } from './readers.js';
 
 export const TOOL_NAME = 'tierlab';
 export const TOOL_VERSION = '0.1.0';
@@ -47,8 +47,13 @@ export interface ReplayOptions {
   readonly intervalMs?: number;
   readonly pids?: readonly number[];
   readonly comms?: readonly string[];
-  readonly format?: 'auto' | 'tracefs' | 'trace-cmd-report' | 'perf-script';
+  readonly format?: 'auto' | 'tracefs' | 'trace-cmd-report' | 'perf-script' | 'lackey';
   readonly zstd?: 'auto' | 'program' | 'js';
+  /** DAMON regions: physical (default) or virtual addresses of targets (target_id -> pid). */
+  readonly damonTargets?: Readonly<Record<number, number>>;
+  /** valgrind lackey: instructions per aggregation slice (100000) and ns per instruction (0.5). */
+  readonly lackeySliceInstructions?: number;
+  readonly lackeyNsPerInstruction?: number;
   /** Called about every 256 Ki records with the phase and progress. */
   readonly onProgress?: (progress: ReplayProgress) => void;
 }
@@ -91,6 +96,9 @@ export interface ReplayResult {
     readonly intervalMs: number;
     readonly pids: readonly number[];
     readonly comms: readonly string[];
+    readonly damonTargets?: Readonly<Record<number, number>>;
+    readonly lackeySliceInstructions?: number;
+    readonly lackeyNsPerInstruction?: number;
   };
   readonly machine: ResolvedMachine;
   readonly footprint: { readonly peakLivePages: number; readonly peakLiveBytes: number };
@@ -208,7 +216,15 @@ export async function replay(options: ReplayOptions): Promise<ReplayResult> {
       lostEvents: reader.lostEvents,
       bufferOverwritten: reader.bufferOverwritten,
     },
-    options: { seed, intervalMs, pids: [...(options.pids ?? [])], comms: [...(options.comms ?? [])] },
+    options: {
+      seed,
+      intervalMs,
+      pids: [...(options.pids ?? [])],
+      comms: [...(options.comms ?? [])],
+      ...(options.damonTargets ? { damonTargets: { ...options.damonTargets } } : {}),
+      ...(options.lackeySliceInstructions ? { lackeySliceInstructions: options.lackeySliceInstructions } : {}),
+      ...(options.lackeyNsPerInstruction ? { lackeyNsPerInstruction: options.lackeyNsPerInstruction } : {}),
+    },
     machine,
     footprint: { peakLivePages: n.peakLivePages, peakLiveBytes: n.peakLivePages * 4096 },
     normalizer: { ...n },
@@ -217,7 +233,19 @@ export async function replay(options: ReplayOptions): Promise<ReplayResult> {
       filemapLinkedShare: n.filemapAdds > 0 ? n.filemapAddsLinked / n.filemapAdds : 1,
     },
     anomalies,
-    assumptions: ASSUMPTIONS,
+    assumptions: [
+      ...ASSUMPTIONS,
+      ...(reader.format === 'lackey'
+        ? [
+            `valgrind lackey has no clock: trace time is instructions x ${options.lackeyNsPerInstruction ?? 0.5} ns; loads and stores are aggregated per page per ${options.lackeySliceInstructions ?? 100000} instructions.`,
+          ]
+        : []),
+      ...(n.damonRegions > 0
+        ? [
+            `DAMON regions (damon_aggregated) become accesses to every page of a region, weighted by nr_accesses; regions are read as ${options.damonTargets ? 'virtual addresses of the targets given' : 'physical addresses (paddr)'}.`,
+          ]
+        : []),
+    ],
     policies: results,
   };
 }
@@ -263,9 +291,11 @@ async function runPass(
   options: ReplayOptions,
   engines: Array<{ engine: Engine | null; policy: TierPolicy; error: PolicyResult['error'] | null }> | null,
 ): Promise<PassResult> {
-  const reader = openTextTrace(options.trace, {
+  const reader = await openAnyTrace(options.trace, {
     format: options.format ?? 'auto',
     ...(options.zstd ? { zstd: options.zstd } : {}),
+    ...(options.lackeySliceInstructions ? { lackeySliceInstructions: options.lackeySliceInstructions } : {}),
+    ...(options.lackeyNsPerInstruction ? { lackeyNsPerInstruction: options.lackeyNsPerInstruction } : {}),
   });
   let normalizer: Normalizer | null = null;
   const sink = (batch: EventBatch) => {
@@ -285,7 +315,11 @@ async function runPass(
     }
   };
   normalizer = new Normalizer(
-    { ...(options.pids ? { pids: options.pids } : {}), ...(options.comms ? { comms: options.comms } : {}) },
+    {
+      ...(options.pids ? { pids: options.pids } : {}),
+      ...(options.comms ? { comms: options.comms } : {}),
+      ...(options.damonTargets ? { damonAddress: 'vaddr' as const, damonTargets: options.damonTargets } : {}),
+    },
     sink,
   );
   let nextProgress = 1 << 18;

@@ -44,6 +44,12 @@ export const Tracepoint = {
    * PERF_RECORD_LOST. a=events lost (NaN when the marker gives no count).
    */
   lost: 15,
+  /**
+   * Aggregated memory accesses to one virtual page in a time slice (valgrind
+   * lackey): a=virtual page number (address >> 12), b=loads, c=stores
+   * (a modify counts as both). The record's time is the end of the slice.
+   */
+  memAccess: 16,
   /** First id of names the reader met that have no fixed id (fields not decoded, counted by name). */
   firstDynamic: 32,
 } as const;
@@ -65,6 +71,7 @@ export const tracepointNames: Readonly<Record<number, string>> = {
   12: 'damon_aggregated',
   13: 'writeback_dirty_folio',
   14: 'mm_migrate_pages',
+  16: 'mem_access',
 };
 
 /** GFP classes the normalizer needs, from the `gfp_flags=` string. */

@@ -1,0 +1,59 @@
+/**
+ * Which reader reads a file: decided from its (decompressed) first bytes,
+ * never from its name. Every reader yields the same RawBatch records.
+ */
+
+import { ErrorCode, TierlabError } from '@tierlab/memory-tier-api';
+import { type RawBatch, type ReaderStats, openTrace } from '@tierlab/trace-core';
+import { openLackey, sniffLackey } from '@tierlab/trace-lackey';
+import { openTextTrace, sniffTextFormat } from '@tierlab/trace-text';
+
+export interface TraceReader {
+  readonly stats: ReaderStats;
+  batches(): AsyncGenerator<RawBatch>;
+}
+
+export interface ReaderOptions {
+  readonly format?: 'auto' | 'tracefs' | 'trace-cmd-report' | 'perf-script' | 'lackey';
+  readonly zstd?: 'auto' | 'program' | 'js';
+  /** valgrind lackey: instructions per aggregation slice, and ns per instruction. */
+  readonly lackeySliceInstructions?: number;
+  readonly lackeyNsPerInstruction?: number;
+}
+
+/** The first `n` decompressed bytes of a trace. */
+export async function traceHead(path: string, n = 65536, zstd: ReaderOptions['zstd'] = 'auto'): Promise<Uint8Array> {
+  const parts: Uint8Array[] = [];
+  let got = 0;
+  for await (const chunk of openTrace(path, { zstd: zstd ?? 'auto' })) {
+    parts.push(chunk);
+    got += chunk.length;
+    if (got >= n) break;
+  }
+  return Buffer.concat(parts).subarray(0, n);
+}
+
+/** Open a trace with the reader its content calls for. */
+export async function openAnyTrace(path: string, options: ReaderOptions = {}): Promise<TraceReader> {
+  const zstd = options.zstd ? { zstd: options.zstd } : {};
+  const format = options.format ?? 'auto';
+  const lackey = () =>
+    openLackey(path, {
+      ...zstd,
+      ...(options.lackeySliceInstructions ? { sliceInstructions: options.lackeySliceInstructions } : {}),
+      ...(options.lackeyNsPerInstruction ? { nsPerInstruction: options.lackeyNsPerInstruction } : {}),
+    });
+  if (format === 'lackey') return lackey();
+  if (format !== 'auto') return openTextTrace(path, { format, ...zstd });
+  const head = await traceHead(path, 65536, options.zstd);
+  if (sniffLackey(head)) return lackey();
+  if (sniffTextFormat(head) !== null) return openTextTrace(path, { format: 'auto', ...zstd });
+  throw new TierlabError({
+    code: ErrorCode.traceFormat,
+    source: 'trace',
+    file: path,
+    message: 'unrecognised trace format',
+    expected: 'tracefs or trace-cmd report text, perf script text, or valgrind lackey output',
+    excerpt: Buffer.from(head.subarray(0, 80)).toString('latin1').replace(/[^\x20-\x7e]/g, '.'),
+  });
+}
