@@ -10,13 +10,16 @@ const USAGE = `tierlab ${TOOL_VERSION}: replay real kernel memory traces through
 usage:
   tierlab replay <trace> --machine <preset|file> --policy <name[:knob=value,...]> [--policy ...]
                  [--json out.json] [--pid N]... [--comm NAME]... [--seed N] [--interval-ms N]
-                 [--format auto|tracefs|trace-cmd-report|perf-script] [--quiet]
+                 [--format auto|tracefs|trace-cmd-report|perf-script|lackey] [--quiet]
+                 [--damon-target ID=PID]... [--lackey-slice N] [--lackey-ns-per-instruction X]
   tierlab policies        list the policies with their knobs and kernel names
   tierlab machines        list the machine presets
   tierlab --version | --help
 
 Traces: tracefs trace/trace_pipe text, trace-cmd report text, perf script text
-(default or -F), plain or compressed (.zst, .gz).`;
+(default or -F), valgrind lackey --trace-mem=yes output; plain or compressed
+(.zst, .gz); the format is read from the content. DAMON damon_aggregated
+records are physical regions unless --damon-target maps a target to a pid.`;
 
 async function main(argv: string[]): Promise<number> {
   const command = argv[0];
@@ -60,6 +63,9 @@ async function main(argv: string[]): Promise<number> {
       'interval-ms': { type: 'string', default: '100' },
       format: { type: 'string', default: 'auto' },
       quiet: { type: 'boolean', default: false },
+      'damon-target': { type: 'string', multiple: true },
+      'lackey-slice': { type: 'string' },
+      'lackey-ns-per-instruction': { type: 'string' },
     },
   });
   if (positionals.length !== 1) {
@@ -72,7 +78,25 @@ async function main(argv: string[]): Promise<number> {
   if (!(intervalMs > 0)) {
     throw new TierlabError({ code: ErrorCode.usage, source: 'cli', message: 'bad --interval-ms', expected: 'a positive number', excerpt: values['interval-ms']! });
   }
-  const format = values.format as 'auto' | 'tracefs' | 'trace-cmd-report' | 'perf-script';
+  const formats = ['auto', 'tracefs', 'trace-cmd-report', 'perf-script', 'lackey'] as const;
+  const format = values.format as (typeof formats)[number];
+  if (!formats.includes(format)) {
+    throw new TierlabError({ code: ErrorCode.usage, source: 'cli', message: 'bad --format', expected: formats.join(', '), excerpt: String(values.format) });
+  }
+  let damonTargets: Record<number, number> | undefined;
+  for (const pair of values['damon-target'] ?? []) {
+    const m = /^(\d+)=(\d+)$/.exec(pair);
+    if (!m) throw new TierlabError({ code: ErrorCode.usage, source: 'cli', message: 'bad --damon-target', expected: 'TARGET_ID=PID', excerpt: pair });
+    damonTargets = { ...(damonTargets ?? {}), [Number(m[1])]: Number(m[2]) };
+  }
+  const positive = (name: string, value: string | undefined): number | undefined => {
+    if (value === undefined) return undefined;
+    const n = Number(value);
+    if (!(n > 0)) throw new TierlabError({ code: ErrorCode.usage, source: 'cli', message: `bad ${name}`, expected: 'a positive number', excerpt: value });
+    return n;
+  };
+  const lackeySlice = positive('--lackey-slice', values['lackey-slice']);
+  const lackeyNs = positive('--lackey-ns-per-instruction', values['lackey-ns-per-instruction']);
   const showProgress = !values.quiet && process.stderr.isTTY === true;
   const started = performance.now();
   const result = await replay({
@@ -84,6 +108,9 @@ async function main(argv: string[]): Promise<number> {
     format,
     ...(values.pid ? { pids: values.pid.map((p) => integerOption('--pid', p)) } : {}),
     ...(values.comm ? { comms: values.comm } : {}),
+    ...(damonTargets ? { damonTargets } : {}),
+    ...(lackeySlice ? { lackeySliceInstructions: lackeySlice } : {}),
+    ...(lackeyNs ? { lackeyNsPerInstruction: lackeyNs } : {}),
     ...(showProgress
       ? {
           onProgress: (p) => {

@@ -130,4 +130,23 @@ describe.skipIf(sharedTraces() === null)('tierlab replay on shared captures', ()
     expect(result.trace.format).toBe('trace-cmd-report');
     expect(result.trace.eventCounts.mm_page_alloc).toBe(73437);
   });
+
+  it('replays valgrind lackey output and DAMON regions, stating what they assume', () => {
+    const l = tierlab('replay', sharedTrace('sqlite_tiny.lackey.txt.zst'), '--lackey-ns-per-instruction', '0.3', '--quiet', '--json', join(tmp, 'lackey.json'));
+    expect(l.code).toBe(0);
+    const lackey = JSON.parse(readFileSync(join(tmp, 'lackey.json'), 'utf8')) as Result;
+    expect(lackey.trace.format).toBe('lackey');
+    expect(lackey.assumptions.some((a) => a.includes('instructions x 0.3 ns'))).toBe(true);
+    // Every load, store and modify of the capture is charged (modify = load + store; page-crossing accesses count twice).
+    // sqlite_tiny.lackey.meta: L 670,498, S 283,209, M 9,235.
+    const exact = 670_498 + 283_209 + 2 * 9_235;
+    expect(lackey.policies[0]!.metrics.accesses).toBeGreaterThanOrEqual(exact);
+    expect(lackey.policies[0]!.metrics.accesses - exact).toBeLessThan(1000);
+    const d = tierlab('replay', sharedTrace('sqlite_orders.damon.perf-script.txt.zst'), '--quiet', '--json', join(tmp, 'damon.json'));
+    expect(d.code).toBe(0);
+    const damon = JSON.parse(readFileSync(join(tmp, 'damon.json'), 'utf8')) as Result;
+    expect(damon.trace.eventCounts.damon_aggregated).toBe(11330);
+    expect(damon.assumptions.some((a) => a.includes('physical addresses (paddr)'))).toBe(true);
+    expect(damon.policies[0]!.metrics.accesses).toBeGreaterThan(0);
+  });
 });
