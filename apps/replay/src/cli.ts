@@ -12,6 +12,7 @@ usage:
                  [--json out.json] [--pid N]... [--comm NAME]... [--seed N] [--interval-ms N]
                  [--format auto|tracefs|trace-cmd-report|perf-script|lackey] [--quiet]
                  [--damon-target ID=PID]... [--lackey-slice N] [--lackey-ns-per-instruction X]
+                 [--overlay overlay.yaml]   (mbind bindings and device accesses added to the trace)
   tierlab policies        list the policies with their knobs and kernel names
   tierlab machines        list the machine presets
   tierlab --version | --help
@@ -64,6 +65,7 @@ async function main(argv: string[]): Promise<number> {
       format: { type: 'string', default: 'auto' },
       quiet: { type: 'boolean', default: false },
       'damon-target': { type: 'string', multiple: true },
+      overlay: { type: 'string' },
       'lackey-slice': { type: 'string' },
       'lackey-ns-per-instruction': { type: 'string' },
     },
@@ -109,6 +111,7 @@ async function main(argv: string[]): Promise<number> {
     ...(values.pid ? { pids: values.pid.map((p) => integerOption('--pid', p)) } : {}),
     ...(values.comm ? { comms: values.comm } : {}),
     ...(damonTargets ? { damonTargets } : {}),
+    ...(values.overlay ? { overlay: values.overlay } : {}),
     ...(lackeySlice ? { lackeySliceInstructions: lackeySlice } : {}),
     ...(lackeyNs ? { lackeyNsPerInstruction: lackeyNs } : {}),
     ...(showProgress

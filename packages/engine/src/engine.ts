@@ -25,6 +25,7 @@ import {
   type EventBatch,
   type FaultInfo,
   FaultKind,
+  type IoInfo,
   type MetricName,
   type NodeId,
   type PageIdentity,
@@ -117,6 +118,8 @@ export class Engine {
   private readonly writeLat: Float64Array;
   private readonly topTier: Uint8Array;
   private readonly persistent: Uint8Array;
+  private readonly isDevice: Uint8Array;
+  private readonly deviceRemoteNs: number;
   private readonly zonelists: number[][];
   private readonly demotionTargets: Int32Array;
   private readonly localNode: number;
@@ -156,7 +159,7 @@ export class Engine {
   private lastDirtySampleNs = 0;
 
   // Reused hook arguments (no object per event).
-  private readonly allocHint: { kind: PageKind; nrPages: number; localNode: number; pid: number; write: boolean };
+  private readonly allocHint: { kind: PageKind; nrPages: number; localNode: number; pid: number; write: boolean; boundNode: number };
   private readonly faultInfo: {
     kind: FaultInfo['kind'];
     write: boolean;
@@ -165,7 +168,8 @@ export class Engine {
     latencyMs: number;
     pid: number;
   };
-  private readonly sample: { page: number; write: boolean; count: number; pid: number };
+  private readonly sample: { page: number; write: boolean; count: number; pid: number; deviceNode: number };
+  private readonly io: { direction: 'read' | 'write'; bytes: number } = { direction: 'read', bytes: 0 };
 
   constructor(options: EngineOptions) {
     this.policy = options.policy;
@@ -184,6 +188,8 @@ export class Engine {
     this.writeLat = Float64Array.from(this.nodes, (x) => x.writeLatencyNs);
     this.topTier = Uint8Array.from(this.nodes, (x) => (x.tier === 0 ? 1 : 0));
     this.persistent = Uint8Array.from(this.nodes, (x) => (x.persistent ? 1 : 0));
+    this.isDevice = Uint8Array.from(this.nodes, (x) => (x.kind === 'device-private' || x.kind === 'device-coherent' ? 1 : 0));
+    this.deviceRemoteNs = options.machine.costs.deviceRemoteAccessNs ?? 1000;
     this.localNode = Math.max(
       0,
       this.nodes.findIndex((x) => x.hasCpus === true),
@@ -195,7 +201,7 @@ export class Engine {
     this.identity = options.identity;
     this.dirtyExpireNs = (options.dirtyExpireMs ?? 30_000) * NS_PER_MS;
     this.series = new SeriesRecorder((options.intervalMs ?? 100) * NS_PER_MS, this.nodes.length);
-    this.allocHint = { kind: PageKind.anon, nrPages: 1, localNode: this.localNode, pid: -1, write: false };
+    this.allocHint = { kind: PageKind.anon, nrPages: 1, localNode: this.localNode, pid: -1, write: false, boundNode: -1 };
     this.faultInfo = {
       kind: FaultKind.numaHint,
       write: false,
@@ -204,7 +210,7 @@ export class Engine {
       latencyMs: 0,
       pid: -1,
     };
-    this.sample = { page: 0, write: false, count: 1, pid: -1 };
+    this.sample = { page: 0, write: false, count: 1, pid: -1, deviceNode: -1 };
 
     const observe = this.policy.observe ?? {};
     this.oracle = observe.oracle === true;
@@ -227,14 +233,14 @@ export class Engine {
 
   /** Replay one batch of events. */
   push(batch: EventBatch): void {
-    const { kind, time, page, nrPages, flags, pid, count } = batch;
+    const { kind, time, page, nrPages, flags, pid, count, node } = batch;
     const n = batch.length;
     for (let i = 0; i < n; i++) {
       const t = time[i]!;
       if (t > this.now) this.advance(t);
       const k = kind[i]!;
-      if (k === EventKind.access) this.access(page[i]!, flags[i]!, count[i]!, pid[i]!);
-      else if (k === EventKind.alloc) this.alloc(page[i]!, nrPages[i]!, flags[i]!, pid[i]!);
+      if (k === EventKind.access) this.access(page[i]!, flags[i]!, count[i]!, pid[i]!, node[i]!);
+      else if (k === EventKind.alloc) this.alloc(page[i]!, nrPages[i]!, flags[i]!, pid[i]!, node[i]!);
       else if (k === EventKind.free) this.freeEvent(page[i]!);
       else if (k === EventKind.lost) this.series.lost(count[i]!);
       if (this.anyKswapdPending) this.runKswapd();
@@ -249,6 +255,7 @@ export class Engine {
     const m = this.m;
     m.meanAccessCostNs = m.accesses > 0 ? m.accessCostNs / m.accesses : 0;
     m.fastTierAccessShare = m.accesses > 0 ? this.fastAccesses / m.accesses : 0;
+    m.deviceLocalAccessShare = m.deviceAccesses > 0 ? this.deviceLocal / m.deviceAccesses : 0;
     m.dirtyBytesAtRiskMean = this.now > 0 ? (this.dirtyAtRiskIntegral / this.now) * this.pageBytes : 0;
     m.totalCostNs =
       m.accessCostNs +
@@ -325,6 +332,7 @@ export class Engine {
   }
 
   private fastAccesses = 0;
+  private deviceLocal = 0;
   private pathMigrationNs = 0;
 
   // ---- time ----
@@ -362,7 +370,7 @@ export class Engine {
 
   // ---- events ----
 
-  private alloc(id: number, nr: number, flags: number, pid: number): void {
+  private alloc(id: number, nr: number, flags: number, pid: number, boundNode: number): void {
     const P = this.pages;
     P.ensure(id);
     if ((P.flags[id]! & PageFlag.live) !== 0) {
@@ -381,18 +389,23 @@ export class Engine {
     P.lastAccess[id] = this.now;
     P.procOf[id] = -1;
     this.m.pgalloc += nr;
+    if (boundNode >= this.nodes.length) boundNode = -1;
+    P.boundNode[id] = boundNode;
     this.place(id, nr, kind as PageKind, pid, (flags & EventFlag.write) !== 0);
   }
 
   /** alloc_pages(): the policy's preferred node, then the zonelist and reclaim, as the kernel does. */
   private place(id: number, nr: number, kind: PageKind, pid: number, write: boolean): void {
-    let preferred = this.localNode;
+    this.pages.ensure(id);
+    const bound = this.pages.boundNode[id]!;
+    let preferred = bound >= 0 ? bound : this.localNode;
     if (this.policy.placePage) {
       const hint = this.allocHint;
       hint.kind = kind;
       hint.nrPages = nr;
       hint.pid = pid;
       hint.write = write;
+      hint.boundNode = bound;
       this.hook = 'placePage';
       try {
         preferred = this.policy.placePage(this.ctx, id, hint as AllocHint);
@@ -402,8 +415,17 @@ export class Engine {
       if (!Number.isInteger(preferred) || preferred < 0 || preferred >= this.nodes.length) {
         throw this.decisionError('placePage', `returned node ${String(preferred)}`, `a node id 0..${this.nodes.length - 1}`);
       }
+      if (this.nodes[preferred]!.cpuAccess === 'faults') {
+        throw this.decisionError(
+          'placePage',
+          `returned device-private node ${preferred}: alloc_pages() cannot allocate device-private memory (only migrate_vma can move pages there)`,
+          'a CPU-addressable node',
+        );
+      }
     }
-    const node = this.allocateOn(preferred, nr);
+    // MPOL_BIND: only the bound node; otherwise the zonelist from the preferred node.
+    const node = this.allocateOn(preferred, nr, bound >= 0 && preferred === bound);
+    if (this.isDevice[node] === 1 && bound !== node) this.m.implicitDeviceAllocations += nr;
     this.pages.node[id] = node;
     this.used[node] = this.used[node]! + nr;
     if (this.used[node]! > this.peakUsed[node]!) this.peakUsed[node] = this.used[node]!;
@@ -414,8 +436,8 @@ export class Engine {
   }
 
   /** Find room for `nr` pages starting at `preferred`; reclaims if it must. Returns the node. */
-  private allocateOn(preferred: number, nr: number): number {
-    const zonelist = this.zonelists[preferred]!;
+  private allocateOn(preferred: number, nr: number, bind = false): number {
+    const zonelist = bind ? [preferred] : this.zonelists[preferred]!;
     // Fast path: low watermark, in zonelist order.
     for (const node of zonelist) if (this.free(node) - nr >= this.nodes[node]!.watermarks.low) return node;
     // Slow path: wake kswapd on every node of the zonelist (wake_all_kswapds()), retry at min.
@@ -445,7 +467,7 @@ export class Engine {
     });
   }
 
-  private access(id: number, flags: number, count: number, pid: number): void {
+  private access(id: number, flags: number, count: number, pid: number, accessor: number): void {
     const P = this.pages;
     if (!P.isLive(id)) {
       this.deadAccesses++;
@@ -454,6 +476,10 @@ export class Engine {
     const write = (flags & EventFlag.write) !== 0;
     const source = (flags & EventFlag.sourceMask) >> EventFlag.sourceShift;
     const m = this.m;
+    if (source === AccessSource.device) {
+      this.deviceAccess(id, write, count, pid, accessor);
+      return;
+    }
     if (source === AccessSource.fault) {
       m.pageFaults++;
       P.flags[id] = P.flags[id]! | PageFlag.mapped;
@@ -466,6 +492,11 @@ export class Engine {
       // Evicted earlier: a refault reads it back (workingset_refault).
       m.workingsetRefault++;
       this.place(id, P.nrPages[id]!, P.kind[id]! as PageKind, P.pid[id]!, write);
+      node = P.node[id]!;
+    }
+    if (this.nodes[node]!.cpuAccess === 'faults') {
+      // The CPU cannot reach device-private memory: it faults and the page comes back (migrate_to_ram()).
+      this.devicePrivateFault(id, node, write, pid);
       node = P.node[id]!;
     }
     let pf = P.flags[id]!;
@@ -493,8 +524,18 @@ export class Engine {
       m.accessCostNs += cost;
       this.series.cost(cost, count, this.topTier[node] === 1);
     }
+    if (source === AccessSource.ioFill && this.policy.onIo) {
+      const io = this.io;
+      io.direction = 'read';
+      io.bytes = nr * this.pageBytes;
+      this.callHook('onIo', () => this.policy.onIo!(this.ctx, id, io as IoInfo));
+    }
     if (this.topTier[node] === 1) this.fastAccesses += count;
     this.nodeAccesses[node] = this.nodeAccesses[node]! + count;
+    if (this.isDevice[node] === 1) {
+      m.cpuAccessesToDevice += count;
+      m.cpuAccessToDeviceCostNs += (write ? this.writeLat[node]! : this.readLat[node]!) * count;
+    }
     P.lastAccess[id] = this.now;
     // LRU: a second reference activates (mark_page_accessed()); an LRU activation in the trace activates.
     if (source === AccessSource.activate || ((pf & PageFlag.referenced) !== 0 && (pf & PageFlag.active) === 0)) {
@@ -513,12 +554,75 @@ export class Engine {
       s.write = write;
       s.count = count;
       s.pid = pid;
+      s.deviceNode = -1;
       this.hook = 'onAccessSample';
       try {
         this.policy.onAccessSample(this.ctx, s as AccessSample);
       } catch (cause) {
         throw this.hookError('onAccessSample', cause);
       }
+    }
+  }
+
+  /** A device touches a page: the policy may move it first; then charge device-local or over-the-link cost. */
+  private deviceAccess(id: number, write: boolean, count: number, pid: number, accessor: number): void {
+    const P = this.pages;
+    const m = this.m;
+    if (accessor < 0 || accessor >= this.nodes.length || this.isDevice[accessor] !== 1) {
+      this.warn('engine.device_access_without_device', 'a device access names no device node of this machine; charged as remote');
+    }
+    if (this.policy.onAccessSample) {
+      const s = this.sample;
+      s.page = id;
+      s.write = write;
+      s.count = count;
+      s.pid = pid;
+      s.deviceNode = accessor;
+      this.hook = 'onAccessSample';
+      const saved = this.inReclaim;
+      this.inReclaim = 'direct';
+      try {
+        this.policy.onAccessSample(this.ctx, s as AccessSample);
+      } catch (cause) {
+        throw this.hookError('onAccessSample', cause);
+      }
+      this.inReclaim = saved;
+    }
+    let node = P.node[id]!;
+    if (node === NOT_RESIDENT) {
+      m.workingsetRefault++;
+      this.place(id, P.nrPages[id]!, P.kind[id]! as PageKind, P.pid[id]!, write);
+      node = P.node[id]!;
+    }
+    const local = node === accessor;
+    const cost = (local ? (write ? this.writeLat[node]! : this.readLat[node]!) : this.deviceRemoteNs) * count;
+    m.deviceAccesses += count;
+    m.deviceAccessCostNs += cost;
+    if (local) this.deviceLocal += count;
+    if (write && P.kind[id] === PageKind.file && (P.flags[id]! & PageFlag.dirty) === 0) this.markDirty(id, node);
+    if (write && this.persistent[node] === 1) m.persistentWriteBytes += 64 * count;
+  }
+
+  /** CPU touch of a device-private page: the policy's onFault, then migrate_to_ram() if it is still there. */
+  private devicePrivateFault(id: number, node: number, write: boolean, pid: number): void {
+    const P = this.pages;
+    this.m.devicePrivateFaults++;
+    if (this.policy.onFault) {
+      const f = this.faultInfo;
+      f.kind = FaultKind.devicePrivate;
+      f.write = write;
+      f.pageNode = node;
+      f.cpuNode = this.localNode;
+      f.latencyMs = 0;
+      f.pid = pid;
+      const saved = this.inReclaim;
+      this.inReclaim = 'direct';
+      this.callHook('onFault', () => this.policy.onFault!(this.ctx, id, f as FaultInfo));
+      this.inReclaim = saved;
+    }
+    if (P.node[id] === node) {
+      const target = this.allocateOn(this.localNode, P.nrPages[id]!);
+      this.moveTo(id, target, 'other', 'direct');
     }
   }
 
@@ -601,6 +705,16 @@ export class Engine {
     const node = P.node[id]!;
     if (node >= 0) this.clearDirty(id, node);
     else P.flags[id] = P.flags[id]! & (~PageFlag.dirty);
+    this.writebackIo(id);
+  }
+
+  /** A dirty page written back (flusher or reclaim): the policy sees the I/O. */
+  private writebackIo(id: number): void {
+    if (!this.policy.onIo) return;
+    const io = this.io;
+    io.direction = 'write';
+    io.bytes = this.pages.nrPages[id]! * this.pageBytes;
+    this.callHook('onIo', () => this.policy.onIo!(this.ctx, id, io as IoInfo));
   }
 
   private compactDirtyQueue(): void {
@@ -728,6 +842,7 @@ export class Engine {
       if (mode === 'kswapd') this.m.kswapdCostNs += cost;
       else this.m.directReclaimCostNs += cost;
       this.clearDirty(page, node);
+      this.writebackIo(page);
     }
     P.lruRemove(page);
     this.used[node] = this.used[node]! - (P.nrPages[page]!);
@@ -767,6 +882,8 @@ export class Engine {
     }
     if (this.persistent[target] === 1) this.m.persistentWriteBytes += bytes;
     const m = this.m;
+    if (this.isDevice[target] === 1 && this.isDevice[from] !== 1) m.migratedBytesToDevice += bytes;
+    if (this.isDevice[from] === 1 && this.isDevice[target] !== 1) m.migratedBytesFromDevice += bytes;
     m.pgmigrateSuccess += nr;
     m.migratedBytes += bytes;
     m.migrationCostNs += cost;
@@ -1009,6 +1126,8 @@ export class Engine {
         }
         const from = P.node[page]!;
         if (from === NOT_RESIDENT || from === node) return false;
+        // migrate_vma moves only private anonymous pages to device-private memory.
+        if (self.nodes[node]!.cpuAccess === 'faults' && P.kind[page] !== PageKind.anon) return false;
         const nr = P.nrPages[page]!;
         if (self.free(node) - nr < self.nodes[node]!.watermarks.min) return false;
         self.moveTo(page, node, reason, self.inReclaim);

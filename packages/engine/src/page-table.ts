@@ -35,6 +35,8 @@ export class PageTable {
   procPrev = new Int32Array(0);
   procNext = new Int32Array(0);
   procOf = new Int32Array(0);
+  /** Node an explicit memory policy binds the page to, -1 none. */
+  boundNode = new Int8Array(0);
 
   /** Heads and tails of LRU lists: index node * 2 + (active ? 1 : 0). Head is most recent. */
   readonly lruHead: Int32Array;
@@ -75,6 +77,7 @@ export class PageTable {
     this.procPrev = g(this.procPrev, new Int32Array(capacity));
     this.procNext = g(this.procNext, new Int32Array(capacity));
     this.procOf = g(this.procOf, new Int32Array(capacity));
+    this.boundNode = g(this.boundNode, new Int8Array(capacity));
     this.capacity = capacity;
   }
 

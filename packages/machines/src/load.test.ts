@@ -109,20 +109,20 @@ describe('loadMachine', () => {
     const unknown = thrown(() => loadMachine('dram-hbm'));
     expect(unknown.code).toBe('MACHINE_NOT_FOUND');
     expect(unknown.message).toBe(
-      "[machine] unknown machine 'dram-hbm': expected a preset name (dram-cxl, dram-only, dram-pmem) or a path to a .json, .yaml or .yml machine file",
+      "[machine] unknown machine 'dram-hbm': expected a preset name (dram-coherent-gpu, dram-cxl, dram-gpu, dram-only, dram-pmem) or a path to a .json, .yaml or .yml machine file",
     );
 
     const missing = thrown(() => loadMachine(join(directory, 'nope.yaml')));
     expect(missing.code).toBe('MACHINE_NOT_FOUND');
     expect(missing.file).toBe(join(directory, 'nope.yaml'));
-    expect(missing.message).toMatch(/nope\.yaml no such file: expected a preset name \(dram-cxl, dram-only, dram-pmem\) or a path/);
+    expect(missing.message).toMatch(/nope\.yaml no such file: expected a preset name \(dram-coherent-gpu, dram-cxl, dram-gpu, dram-only, dram-pmem\) or a path/);
 
     const notAFile = thrown(() => loadMachine('machines/box.txt'));
     expect(notAFile.code).toBe('MACHINE_NOT_FOUND');
     expect(notAFile.message).toMatch(/'machines\/box\.txt' is not a machine file: expected .*\.json, \.yaml or \.yml/);
 
     const preset = thrown(() => loadPreset('dram-hbm'));
-    expect(preset.message).toBe("[machine] unknown machine preset 'dram-hbm': expected one of dram-cxl, dram-only, dram-pmem");
+    expect(preset.message).toBe("[machine] unknown machine preset 'dram-hbm': expected one of dram-coherent-gpu, dram-cxl, dram-gpu, dram-only, dram-pmem");
   });
 
   it('names the bad field with its path, file, line and column (YAML)', () => {

@@ -8,11 +8,11 @@ const packageJson = JSON.parse(readFileSync(new URL('../package.json', import.me
 
 describe('presets', () => {
   it('ships dram-pmem, dram-cxl and dram-only in the package', () => {
-    expect(listPresets()).toEqual(['dram-cxl', 'dram-only', 'dram-pmem']);
+    expect(listPresets()).toEqual(['dram-coherent-gpu', 'dram-cxl', 'dram-gpu', 'dram-only', 'dram-pmem']);
     expect(packageJson.files).toContain('presets');
   });
 
-  for (const name of ['dram-pmem', 'dram-cxl', 'dram-only']) {
+  for (const name of ['dram-pmem', 'dram-cxl', 'dram-only', 'dram-gpu', 'dram-coherent-gpu']) {
     it(`${name} loads, is named after its file, cites every figure and resolves`, () => {
       const spec = loadPreset(name);
       expect(spec.name).toBe(name);
@@ -30,6 +30,8 @@ describe('presets', () => {
       expect(machine.sources.length).toBeGreaterThanOrEqual(spec.sources?.length ?? 0);
       for (const node of machine.nodes) {
         expect(node.capacityPages).toBeGreaterThan(0);
+        // Device memory has no zone watermarks (no kswapd).
+        if (node.kind.startsWith('device')) continue;
         expect(node.watermarks.min).toBeLessThan(node.watermarks.low);
         expect(node.watermarks.promo).toBeLessThan(node.capacityPages);
       }

@@ -29,6 +29,7 @@ const costKeys = [
   'reclaimPerPageNs',
   'majorFaultNs',
   'writebackPageNs',
+  'deviceRemoteAccessNs',
   'source',
 ] as const;
 const cpuAccessValues = ['coherent', 'faults'] as const;
@@ -173,7 +174,7 @@ class Checker {
   }
 
   costs(value: unknown, path: FieldPath): CostSpec {
-    const fields = this.object(value, path, `the cost constants (an object with ${costKeys.slice(0, -1).join(', ')})`);
+    const fields = this.object(value, path, `the cost constants (an object with ${costKeys.slice(0, -2).join(', ')})`);
     this.onlyKeys(fields, costKeys, path);
     const source = this.optionalText(fields, 'source', path);
     return {
@@ -184,6 +185,9 @@ class Checker {
       reclaimPerPageNs: this.nonNegativeNumber(fields, 'reclaimPerPageNs', path),
       majorFaultNs: this.nonNegativeNumber(fields, 'majorFaultNs', path),
       writebackPageNs: this.nonNegativeNumber(fields, 'writebackPageNs', path),
+      ...(fields.deviceRemoteAccessNs !== undefined
+        ? { deviceRemoteAccessNs: this.nonNegativeNumber(fields, 'deviceRemoteAccessNs', path) }
+        : {}),
       ...(source !== undefined ? { source } : {}),
     };
   }

@@ -82,6 +82,12 @@ export interface EventBatch {
   readonly pid: Int32Array;
   /** How many accesses the row stands for (1 for a trace event; more for aggregated samples); lost: events lost. */
   readonly count: Uint32Array;
+  /**
+   * alloc: the node a memory policy binds the page to (mbind(MPOL_BIND) from a
+   * workload overlay), -1 for none. access with source `device`: the node of the
+   * device that accesses. -1 otherwise.
+   */
+  readonly node: Int8Array;
 }
 
 /** Allocate an empty batch with room for `capacity` rows. */
@@ -95,6 +101,7 @@ export function createEventBatch(capacity: number): EventBatch {
     flags: new Uint8Array(capacity),
     pid: new Int32Array(capacity),
     count: new Uint32Array(capacity),
+    node: new Int8Array(capacity).fill(-1),
   };
 }
 

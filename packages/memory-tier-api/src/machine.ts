@@ -60,6 +60,8 @@ export interface CostSpec {
   readonly majorFaultNs: number;
   /** Writing one dirty page back to storage before it can be evicted, ns. */
   readonly writebackPageNs: number;
+  /** A device access to a page in system memory, over the link (PCIe, CXL, NVLink), ns. Default 1000. */
+  readonly deviceRemoteAccessNs?: number;
   /** Where the figures come from. */
   readonly source?: string;
 }

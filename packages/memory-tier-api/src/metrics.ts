@@ -60,6 +60,20 @@ export const metricNames = [
   'persistentWriteBytes',
   /** Peak metadata bytes accounted by policies. */
   'metadataBytesPeak',
+  /** Device accesses (from a workload overlay), their cost, and the share served by the device's own memory. */
+  'deviceAccesses',
+  'deviceAccessCostNs',
+  'deviceLocalAccessShare',
+  /** CPU accesses served by a device node (coherent device memory), and their cost. */
+  'cpuAccessesToDevice',
+  'cpuAccessToDeviceCostNs',
+  /** CPU faults on device-private pages (migrate_to_ram). */
+  'devicePrivateFaults',
+  /** Bytes migrated to and from device nodes. */
+  'migratedBytesToDevice',
+  'migratedBytesFromDevice',
+  /** Allocations that landed on a device node without an explicit memory policy (N_COHERENT_MEMORY promises 0). */
+  'implicitDeviceAllocations',
 ] as const;
 export type MetricName = (typeof metricNames)[number];
 

@@ -50,6 +50,8 @@ export interface AllocHint {
   readonly pid: number;
   /** The allocation was caused by a write fault. */
   readonly write: boolean;
+  /** The node an explicit memory policy (mbind MPOL_BIND) names for this page, or -1. */
+  readonly boundNode: NodeId;
 }
 
 /** Faults a policy can be shown. */
@@ -84,6 +86,13 @@ export interface AccessSample {
   /** Accesses the sample stands for. */
   readonly count: number;
   readonly pid: number;
+  /**
+   * The node of the device that is about to access the page, or -1 for a CPU
+   * access. Device accesses are always delivered (the driver knows its own
+   * work, as a driver calling migrate_vma_setup() does); CPU accesses only in
+   * oracle mode.
+   */
+  readonly deviceNode: NodeId;
 }
 
 /** I/O on a page (page-cache fill, writeback, direct I/O). */
@@ -233,15 +242,20 @@ export interface TierPolicy {
   /**
    * A fault the observation model lets the policy see: a NUMA hint fault
    * (do_numa_page()) or a CPU fault on device-private memory
-   * (migrate_to_ram()). Guaranteed: the page is live; the access that
-   * caused it has not been charged yet (a migration here serves it).
-   * May: migrate the page, wake kswapd. Absent: the fault is only charged.
+   * (dev_pagemap_ops.migrate_to_ram()). Guaranteed: the page is live; the
+   * access that caused it has not been charged yet (a migration here serves
+   * it). May: migrate the page, wake kswapd. Absent: a hint fault is only
+   * charged; a device-private page is migrated to the CPU's node by the engine
+   * (the CPU cannot reach it in place, so migrate_to_ram must move it).
    */
   onFault?(ctx: PolicyContext, page: PageRef, fault: FaultInfo): void;
 
   /**
-   * Sampled or aggregated accesses (oracle mode: every access). Guaranteed:
-   * the page is live. May: keep statistics, migrate. Absent: nothing.
+   * Sampled or aggregated accesses (oracle mode: every access), and every
+   * device access (`sample.deviceNode >= 0`) before it is charged, so a
+   * policy can migrate the page to the device first (migrate_vma_setup /
+   * migrate_vma_pages / migrate_vma_finalize). Guaranteed: the page is live.
+   * May: keep statistics, migrate. Absent: nothing.
    */
   onAccessSample?(ctx: PolicyContext, sample: AccessSample): void;
 

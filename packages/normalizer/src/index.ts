@@ -1,2 +1,2 @@
 export { Normalizer } from './normalizer.js';
-export type { NormalizerOptions, NormalizerStats } from './normalizer.js';
+export type { NormalizerOptions, NormalizerStats, ResolvedOverlay } from './normalizer.js';

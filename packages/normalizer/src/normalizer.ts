@@ -49,6 +49,26 @@ export interface NormalizerOptions {
    * has no page allocations at all (a DAMON-only or lackey capture), else ignores them (counted).
    */
   readonly implicitSamplePages?: 'auto' | 'always' | 'never';
+  /** A workload overlay: memory policy bindings and device accesses added to the real trace. */
+  readonly overlay?: ResolvedOverlay;
+}
+
+/** An overlay with node names resolved to ids and addresses to page numbers. */
+export interface ResolvedOverlay {
+  /** mbind(MPOL_BIND): pages of `pid` in [startVpn, endVpn) go to `node`. */
+  readonly bindings: readonly { readonly pid: number; readonly startVpn: number; readonly endVpn: number; readonly node: number }[];
+  /** A device touches the live pages of `pid` in [startVpn, endVpn) at `atNs`, then every `everyNs`, `repeat` times. */
+  readonly deviceAccesses: readonly {
+    readonly pid: number;
+    readonly startVpn: number;
+    readonly endVpn: number;
+    readonly atNs: number;
+    readonly everyNs: number;
+    readonly repeat: number;
+    readonly write: boolean;
+    readonly count: number;
+    readonly node: number;
+  }[];
 }
 
 export interface NormalizerStats {
@@ -95,6 +115,9 @@ export interface NormalizerStats {
   /** Pages of samples or regions that the trace never showed allocated: made implicit, or ignored. */
   samplePagesImplicit: number;
   samplePagesIgnored: number;
+  /** Overlay: pages an mbind binding applied to, and device accesses added. */
+  overlayBoundPages: number;
+  overlayDeviceAccesses: number;
   /** Events emitted to the engine. */
   eventsOut: number;
   /** Live base pages now, and at peak: the footprint capacities are resolved against. */
@@ -147,6 +170,8 @@ export class Normalizer {
     damonPageAccesses: 0,
     samplePagesImplicit: 0,
     samplePagesIgnored: 0,
+    overlayBoundPages: 0,
+    overlayDeviceAccesses: 0,
     eventsOut: 0,
     livePages: 0,
     peakLivePages: 0,
@@ -195,6 +220,10 @@ export class Normalizer {
   private readonly damonAddress: 'paddr' | 'vaddr';
   private readonly damonTargets: Readonly<Record<number, number>>;
   private readonly implicitSamplePages: 'auto' | 'always' | 'never';
+  private readonly overlay: ResolvedOverlay | null;
+  /** Device bursts not yet run: [time, access index, remaining], ordered by time. */
+  private deviceQueue: { at: number; index: number; left: number }[] = [];
+  private bound = new Int8Array(0);
   private readonly commFilter: Set<string> | null;
   private commMatchCache = new Int8Array(0);
   private commChecked = 0;
@@ -208,6 +237,12 @@ export class Normalizer {
     this.damonAddress = options.damonAddress ?? 'paddr';
     this.damonTargets = options.damonTargets ?? {};
     this.implicitSamplePages = options.implicitSamplePages ?? 'auto';
+    this.overlay = options.overlay ?? null;
+    if (this.overlay !== null) {
+      this.deviceQueue = this.overlay.deviceAccesses
+        .map((d, index) => ({ at: d.atNs, index, left: Math.max(1, d.repeat) }))
+        .sort((x, y) => x.at - y.at || x.index - y.index);
+    }
     this.grow(1024);
   }
 
@@ -260,6 +295,7 @@ export class Normalizer {
         stats.timeReordered++;
         t = this.lastTime;
       }
+      if (this.deviceQueue.length > 0 && this.deviceQueue[0]!.at <= t) this.runDeviceBursts(t);
       this.lastTime = t;
 
       const isSelected = this.isSelected(raw, i, tid, pid);
@@ -503,9 +539,10 @@ export class Normalizer {
 
   // ---- emission ----
 
-  private emit(kind: number, t: number, page: number, nrPages: number, flags: number, pid: number, count: number): void {
+  private emit(kind: number, t: number, page: number, nrPages: number, flags: number, pid: number, count: number, node = -1): void {
     const out = this.out;
     const k = out.length;
+    out.node[k] = node;
     out.kind[k] = kind;
     out.time[k] = t;
     out.page[k] = page;
@@ -533,7 +570,7 @@ export class Normalizer {
     if (kind === PageKind.file) s.allocsFile++;
     else if (kind === PageKind.anon) s.allocsAnon++;
     const write = this.pendingWrite[id] === 1 ? EventFlag.write : 0;
-    this.emit(EventKind.alloc, Math.max(t, this.allocTime[id]!), id, this.nr[id]!, kind | write | extraFlags, this.owner[id]!, 1);
+    this.emit(EventKind.alloc, Math.max(t, this.allocTime[id]!), id, this.nr[id]!, kind | write | extraFlags, this.owner[id]!, 1, this.bound[id]!);
   }
 
   private emitAccess(id: number, t: number, source: number, write: boolean, extraFlags: number, count = 1): void {
@@ -682,6 +719,7 @@ export class Normalizer {
     this.pendingWrite[id] = 0;
     this.allocTime[id] = t;
     this.owner[id] = -1;
+    this.bound[id] = -1;
     if (pfn >= 0) this.pfnMap.set(pfn, id);
     return id;
   }
@@ -716,6 +754,48 @@ export class Normalizer {
     map.set(vpn, id);
     this.vpnOf[id] = vpn;
     this.asidOfPage[id] = asid;
+    if (this.overlay !== null && this.overlay.bindings.length > 0) {
+      const pid = this.asidOwner[asid] ?? -1;
+      for (const b of this.overlay.bindings) {
+        if (b.pid === pid && vpn >= b.startVpn && vpn < b.endVpn) {
+          this.bound[id] = b.node;
+          this.stats.overlayBoundPages++;
+          break;
+        }
+      }
+    }
+  }
+
+  /** Overlay device work due by `t`: every live page of the range, as device accesses. */
+  private runDeviceBursts(t: number): void {
+    const overlay = this.overlay!;
+    while (this.deviceQueue.length > 0 && this.deviceQueue[0]!.at <= t) {
+      const burst = this.deviceQueue.shift()!;
+      const d = overlay.deviceAccesses[burst.index]!;
+      const asid = this.asidOfTid.get(d.pid);
+      const map = asid === undefined ? undefined : this.vpnMaps.get(asid);
+      if (map !== undefined) {
+        const at = Math.max(burst.at, this.lastTime);
+        const vpns = [...map.keys()].filter((v) => v >= d.startVpn && v < d.endVpn).sort((x, y) => x - y);
+        for (const vpn of vpns) {
+          const id = map.get(vpn)!;
+          if (this.state[id] === 0) continue;
+          if (this.state[id] === 2) {
+            this.clearPendingOwner(id);
+            this.resolvePending(id, this.kind[id]! as PageKind, true, at);
+          }
+          const flags = this.kind[id]! | (d.write ? EventFlag.write : 0) | (AccessSource.device << EventFlag.sourceShift);
+          this.emit(EventKind.access, at, id, this.nr[id]!, flags, this.owner[id]!, d.count, d.node);
+          this.stats.overlayDeviceAccesses += d.count;
+        }
+      }
+      if (burst.left > 1 && d.everyNs > 0) {
+        const next = { at: burst.at + d.everyNs, index: burst.index, left: burst.left - 1 };
+        let i = 0;
+        while (i < this.deviceQueue.length && (this.deviceQueue[i]!.at < next.at || (this.deviceQueue[i]!.at === next.at && this.deviceQueue[i]!.index < next.index))) i++;
+        this.deviceQueue.splice(i, 0, next);
+      }
+    }
   }
 
   private fileKey(dev: number, ino: number): number {
@@ -751,7 +831,7 @@ export class Normalizer {
   }
 
   private grow(capacity: number): void {
-    const copy = <T extends Uint8Array | Uint16Array | Int32Array | Float64Array>(old: T, make: (n: number) => T): T => {
+    const copy = <T extends Int8Array | Uint8Array | Uint16Array | Int32Array | Float64Array>(old: T, make: (n: number) => T): T => {
       const next = make(capacity);
       next.set(old as never);
       return next;
@@ -767,6 +847,7 @@ export class Normalizer {
     this.state = copy(this.state, (n) => new Uint8Array(n));
     this.pendingWrite = copy(this.pendingWrite, (n) => new Uint8Array(n));
     this.allocTime = copy(this.allocTime, (n) => new Float64Array(n));
+    this.bound = copy(this.bound, (n) => new Int8Array(n));
     this.cap = capacity;
   }
 

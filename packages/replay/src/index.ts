@@ -3,3 +3,5 @@ export type { PolicyRequest, PolicyResult, ReplayOptions, ReplayProgress, Replay
 export { formatComparison } from './table.js';
 export { openAnyTrace, traceHead } from './readers.js';
 export type { ReaderOptions, TraceReader } from './readers.js';
+export { loadOverlay } from './overlay.js';
+export type { OverlayInfo } from './overlay.js';

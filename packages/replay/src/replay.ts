@@ -24,8 +24,9 @@ import {
   type TierPolicy,
   isTierlabError,
 } from '@tierlab/memory-tier-api';
-import { Normalizer, type NormalizerStats } from '@tierlab/normalizer';
+import { Normalizer, type NormalizerStats, type ResolvedOverlay } from '@tierlab/normalizer';
 import { type ReaderStats, describeDecoder, hashFile } from '@tierlab/trace-core';
+import { type OverlayInfo, loadOverlay } from './overlay.js';
 import { openAnyTrace } from './readers.js';
 
 export const TOOL_NAME = 'tierlab';
@@ -54,6 +55,8 @@ export interface ReplayOptions {
   /** valgrind lackey: instructions per aggregation slice (100000) and ns per instruction (0.5). */
   readonly lackeySliceInstructions?: number;
   readonly lackeyNsPerInstruction?: number;
+  /** A workload overlay file (JSON or YAML): mbind bindings and device accesses added to the trace. */
+  readonly overlay?: string;
   /** Called about every 256 Ki records with the phase and progress. */
   readonly onProgress?: (progress: ReplayProgress) => void;
 }
@@ -101,6 +104,8 @@ export interface ReplayResult {
     readonly lackeyNsPerInstruction?: number;
   };
   readonly machine: ResolvedMachine;
+  /** The synthetic overlay this result used, or null: a result that used one says so. */
+  readonly overlay: OverlayInfo | null;
   readonly footprint: { readonly peakLivePages: number; readonly peakLiveBytes: number };
   readonly normalizer: NormalizerStats;
   readonly linking: {
@@ -148,6 +153,7 @@ export async function replay(options: ReplayOptions): Promise<ReplayResult> {
     footprintPages = Math.max(1, pass.normalizer.stats.peakLivePages);
   }
   const machine = resolveMachine(spec, footprintPages);
+  const overlay = options.overlay === undefined ? null : loadOverlay(options.overlay, machine);
 
   // Pass 2: replay through every policy at once.
   const engines: Array<{ engine: Engine | null; policy: TierPolicy; error: PolicyResult['error'] | null }> = [];
@@ -155,12 +161,12 @@ export async function replay(options: ReplayOptions): Promise<ReplayResult> {
     try {
       engines.push({ engine: null, policy, error: null });
       const slot = engines[engines.length - 1]!;
-      slot.engine = new Engine({ machine, policy, seed, intervalMs });
+      slot.engine = new Engine({ machine, policy, seed, intervalMs, identity: (page) => identityOf(page) });
     } catch (error) {
       engines[engines.length - 1]!.error = describeError(error);
     }
   }
-  const pass = await runPass(options, engines);
+  const pass = await runPass(options, engines, overlay?.overlay ?? null);
   const results: PolicyResult[] = engines.map(({ engine, policy, error }) => {
     const base = {
       policy: policy.name,
@@ -226,6 +232,7 @@ export async function replay(options: ReplayOptions): Promise<ReplayResult> {
       ...(options.lackeyNsPerInstruction ? { lackeyNsPerInstruction: options.lackeyNsPerInstruction } : {}),
     },
     machine,
+    overlay: overlay?.info ?? null,
     footprint: { peakLivePages: n.peakLivePages, peakLiveBytes: n.peakLivePages * 4096 },
     normalizer: { ...n },
     linking: {
@@ -238,6 +245,11 @@ export async function replay(options: ReplayOptions): Promise<ReplayResult> {
       ...(reader.format === 'lackey'
         ? [
             `valgrind lackey has no clock: trace time is instructions x ${options.lackeyNsPerInstruction ?? 0.5} ns; loads and stores are aggregated per page per ${options.lackeySliceInstructions ?? 100000} instructions.`,
+          ]
+        : []),
+      ...(overlay
+        ? [
+            `SYNTHETIC OVERLAY ${overlay.info.file} (sha256 ${overlay.info.sha256.slice(0, 12)}): ${overlay.info.bindings} memory-policy bindings and ${overlay.info.deviceAccesses} device-access schedules were added to the real capture; device accesses are not in the trace.`,
           ]
         : []),
       ...(n.damonRegions > 0
@@ -282,6 +294,12 @@ function describeError(error: unknown): NonNullable<PolicyResult['error']> {
   return { code: 'INTERNAL', message: error instanceof Error ? error.message : String(error), hook: null };
 }
 
+/** Page identities of the pass under way (the normalizer's), for ctx.pageIdentity. */
+let currentNormalizer: Normalizer | null = null;
+function identityOf(page: number) {
+  return currentNormalizer === null ? null : currentNormalizer.identity(page);
+}
+
 interface PassResult {
   readonly readerStats: ReaderStats;
   readonly normalizer: Normalizer;
@@ -290,6 +308,7 @@ interface PassResult {
 async function runPass(
   options: ReplayOptions,
   engines: Array<{ engine: Engine | null; policy: TierPolicy; error: PolicyResult['error'] | null }> | null,
+  overlay: ResolvedOverlay | null = null,
 ): Promise<PassResult> {
   const reader = await openAnyTrace(options.trace, {
     format: options.format ?? 'auto',
@@ -319,9 +338,11 @@ async function runPass(
       ...(options.pids ? { pids: options.pids } : {}),
       ...(options.comms ? { comms: options.comms } : {}),
       ...(options.damonTargets ? { damonAddress: 'vaddr' as const, damonTargets: options.damonTargets } : {}),
+      ...(overlay ? { overlay } : {}),
     },
     sink,
   );
+  currentNormalizer = normalizer;
   let nextProgress = 1 << 18;
   for await (const batch of reader.batches()) {
     normalizer.push(batch);

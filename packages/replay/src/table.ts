@@ -3,6 +3,8 @@ import type { ReplayResult } from './replay.js';
 interface Row {
   readonly label: string;
   readonly value: (p: ReplayResult['policies'][number]) => string;
+  /** Shown only when some policy has a non-zero value. */
+  readonly when?: (p: ReplayResult['policies'][number]) => number | undefined;
 }
 
 const num = (x: number | undefined, digits = 0) =>
@@ -29,6 +31,15 @@ const rows: Row[] = [
   { label: 'refaults', value: (p) => num(p.metrics?.workingsetRefault) },
   { label: 'dirty at risk (peak)', value: (p) => mib(p.metrics?.dirtyBytesAtRiskPeak) },
   { label: 'persistent writes', value: (p) => mib(p.metrics?.persistentWriteBytes) },
+  { label: 'metadata (peak)', value: (p) => mib(p.metrics?.metadataBytesPeak), when: (p) => p.metrics?.metadataBytesPeak },
+  { label: 'device accesses', value: (p) => num(p.metrics?.deviceAccesses), when: (p) => p.metrics?.deviceAccesses },
+  { label: 'device-local share', value: (p) => pct(p.metrics?.deviceLocalAccessShare), when: (p) => p.metrics?.deviceAccesses },
+  { label: 'device access time', value: (p) => ms(p.metrics?.deviceAccessCostNs), when: (p) => p.metrics?.deviceAccesses },
+  { label: 'CPU accesses to device memory', value: (p) => num(p.metrics?.cpuAccessesToDevice), when: (p) => p.metrics?.cpuAccessesToDevice },
+  { label: 'CPU faults on device-private pages', value: (p) => num(p.metrics?.devicePrivateFaults), when: (p) => p.metrics?.devicePrivateFaults },
+  { label: 'migrated to device', value: (p) => mib(p.metrics?.migratedBytesToDevice), when: (p) => p.metrics?.migratedBytesToDevice },
+  { label: 'migrated from device', value: (p) => mib(p.metrics?.migratedBytesFromDevice), when: (p) => p.metrics?.migratedBytesFromDevice },
+  { label: 'implicit device allocations', value: (p) => num(p.metrics?.implicitDeviceAllocations), when: (p) => p.metrics?.implicitDeviceAllocations ?? 0 },
 ];
 
 /** The comparison table a person reads: one column per policy. */
@@ -43,12 +54,14 @@ export function formatComparison(result: ReplayResult): string {
     .map((x) => `${x.name} ${x.kind} ${mib(x.capacityBytes)} (tier ${x.tier}, ${x.readLatencyNs}/${x.writeLatencyNs} ns r/w)`)
     .join(', ');
   lines.push(`machine  ${result.machine.name}: ${nodes}`);
+  if (result.overlay) lines.push(`overlay  ${result.overlay.file} (SYNTHETIC: ${result.overlay.bindings} bindings, ${result.overlay.deviceAccesses} device-access schedules) ${result.overlay.description}`);
   lines.push(
     `linking  ${pct(result.linking.faultsLinkedShare)} of ${num(n.faults)} faults linked to a page, ${pct(result.linking.filemapLinkedShare)} of ${num(n.filemapAdds)} page-cache pages linked to their pfn; footprint ${mib(result.footprint.peakLiveBytes)}`,
   );
   lines.push('');
   const headers = ['', ...result.policies.map((p) => p.policy)];
-  const table = rows.map((r) => [r.label, ...result.policies.map((p) => (p.error ? 'failed' : r.value(p)))]);
+  const shown = rows.filter((r) => r.when === undefined || result.policies.some((p) => (r.when!(p) ?? 0) !== 0) || (r.label === 'implicit device allocations' && result.machine.nodes.some((n) => n.kind.startsWith('device'))));
+  const table = shown.map((r) => [r.label, ...result.policies.map((p) => (p.error ? 'failed' : r.value(p)))]);
   const widths = headers.map((h, i) => Math.max(h.length, ...table.map((row) => row[i]!.length)));
   const fmt = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
   lines.push(fmt(headers));
