@@ -56,6 +56,11 @@ export interface EngineOptions {
   readonly dirtyExpireMs?: number;
   /** Identity lookups for ctx.pageIdentity (the normalizer's). */
   readonly identity?: (page: PageRef) => PageIdentity | null;
+  /**
+   * Oracle runs: the total accesses of each page lifetime, indexed by the
+   * order of alloc events in the stream (from a first pass over the trace).
+   */
+  readonly lifetimeAccesses?: Float64Array;
 }
 
 export interface NodeResult {
@@ -130,6 +135,8 @@ export class Engine {
   private readonly random: () => number;
   private readonly series: SeriesRecorder;
   private readonly identity: ((page: PageRef) => PageIdentity | null) | undefined;
+  private readonly lifetimeAccesses: Float64Array | null;
+  private allocSeq = 0;
   private readonly dirtyExpireNs: number;
   private readonly pageBytes = 4096;
 
@@ -199,6 +206,7 @@ export class Engine {
     this.m = Object.fromEntries(metricNames.map((k) => [k, 0])) as Record<MetricName, number>;
     this.random = createRandom(options.seed ?? 1);
     this.identity = options.identity;
+    this.lifetimeAccesses = options.lifetimeAccesses ?? null;
     this.dirtyExpireNs = (options.dirtyExpireMs ?? 30_000) * NS_PER_MS;
     this.series = new SeriesRecorder((options.intervalMs ?? 100) * NS_PER_MS, this.nodes.length);
     this.allocHint = { kind: PageKind.anon, nrPages: 1, localNode: this.localNode, pid: -1, write: false, boundNode: -1 };
@@ -389,6 +397,8 @@ export class Engine {
     P.lastAccess[id] = this.now;
     P.procOf[id] = -1;
     this.m.pgalloc += nr;
+    P.future[id] = this.lifetimeAccesses !== null ? (this.lifetimeAccesses[this.allocSeq] ?? 0) : 0;
+    this.allocSeq++;
     if (boundNode >= this.nodes.length) boundNode = -1;
     P.boundNode[id] = boundNode;
     this.place(id, nr, kind as PageKind, pid, (flags & EventFlag.write) !== 0);
@@ -399,7 +409,8 @@ export class Engine {
     this.pages.ensure(id);
     const bound = this.pages.boundNode[id]!;
     let preferred = bound >= 0 ? bound : this.localNode;
-    if (this.policy.placePage) {
+    // An explicit memory policy (mbind MPOL_BIND) is the kernel's, not the tiering policy's: it is obeyed.
+    if (bound < 0 && this.policy.placePage) {
       const hint = this.allocHint;
       hint.kind = kind;
       hint.nrPages = nr;
@@ -476,10 +487,12 @@ export class Engine {
     const write = (flags & EventFlag.write) !== 0;
     const source = (flags & EventFlag.sourceMask) >> EventFlag.sourceShift;
     const m = this.m;
+    P.future[id] = P.future[id]! - count;
     if (source === AccessSource.device) {
       this.deviceAccess(id, write, count, pid, accessor);
       return;
     }
+    P.flags[id] = P.flags[id]! | PageFlag.young;
     if (source === AccessSource.fault) {
       m.pageFaults++;
       P.flags[id] = P.flags[id]! | PageFlag.mapped;
@@ -1117,6 +1130,31 @@ export class Engine {
       pageIdentity: (page) => {
         self.checkPage(page, 'pageIdentity');
         return self.identity ? self.identity(page) : null;
+      },
+      testAndClearYoung: (page) => {
+        self.checkPage(page, 'testAndClearYoung');
+        const young = (P.flags[page]! & PageFlag.young) !== 0;
+        P.flags[page] = P.flags[page]! & ~PageFlag.young;
+        return young;
+      },
+      pageFutureAccesses: (page) => {
+        self.checkPage(page, 'pageFutureAccesses');
+        if (!self.oracle || self.lifetimeAccesses === null) {
+          throw self.decisionError(self.hook, 'pageFutureAccesses needs observe.oracle (and a replay that computed the future)', 'observe: { oracle: true }');
+        }
+        return Math.max(0, P.future[page]!);
+      },
+      pagesOnNode: (node, max) => {
+        self.checkNode(node, 'pagesOnNode');
+        const out: number[] = [];
+        for (const list of [node * 2, node * 2 + 1]) {
+          let page = P.lruTail[list]!;
+          while (page !== -1 && out.length < max) {
+            out.push(page);
+            page = P.lruPrev[page]!;
+          }
+        }
+        return out;
       },
       migrate: (page, node, reason) => {
         self.checkPage(page, 'migrate');

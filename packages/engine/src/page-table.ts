@@ -15,6 +15,8 @@ export const PageFlag = {
   protNone: 16,
   /** Mapped into an address space (it was faulted in), so the NUMA scanner can see it. */
   mapped: 32,
+  /** The accessed (young) bit, for A-bit scanners (ctx.testAndClearYoung). */
+  young: 64,
 } as const;
 
 export const NOT_RESIDENT = -1;
@@ -37,6 +39,8 @@ export class PageTable {
   procOf = new Int32Array(0);
   /** Node an explicit memory policy binds the page to, -1 none. */
   boundNode = new Int8Array(0);
+  /** Accesses still to come for the page (oracle runs only). */
+  future = new Float64Array(0);
 
   /** Heads and tails of LRU lists: index node * 2 + (active ? 1 : 0). Head is most recent. */
   readonly lruHead: Int32Array;
@@ -78,6 +82,7 @@ export class PageTable {
     this.procNext = g(this.procNext, new Int32Array(capacity));
     this.procOf = g(this.procOf, new Int32Array(capacity));
     this.boundNode = g(this.boundNode, new Int8Array(capacity));
+    this.future = g(this.future, new Float64Array(capacity));
     this.capacity = capacity;
   }
 

@@ -170,6 +170,19 @@ export interface PolicyContext {
   pageLastAccess(page: PageRef): number;
   /** Identity as the normalizer linked it; null for synthetic pages. Slow: not for the hot path. */
   pageIdentity(page: PageRef): PageIdentity | null;
+  /**
+   * The page was accessed since the last call for it (the accessed/young bit,
+   * folio_test_clear_young()); clears the bit. What an A-bit scanner sees:
+   * CPU accesses only, not device accesses.
+   */
+  testAndClearYoung(page: PageRef): boolean;
+  /**
+   * Accesses the page will still receive before it is freed (ground truth from
+   * the whole trace). Only for policies that declare `observe.oracle`; others get an error.
+   */
+  pageFutureAccesses(page: PageRef): number;
+  /** Pages on a node, in LRU order from the coldest (inactive tail) to the hottest, up to `max`. Slow: for periodic scans. */
+  pagesOnNode(node: NodeId, max: number): PageRef[];
 
   /** Migrate a page (migrate_pages()); charged. False when the target has no room above its min watermark. */
   migrate(page: PageRef, node: NodeId, reason: 'promote' | 'demote' | 'other'): boolean;
@@ -229,6 +242,9 @@ export interface TierPolicy {
    * event, before the page exists on any node. Return the preferred node;
    * the engine then applies the zonelist (fallback by distance, watermarks,
    * reclaim) as the kernel does. May not migrate or evict here.
+   * Not called for a page an explicit memory policy binds (mbind MPOL_BIND in
+   * a workload overlay): the engine places it on the bound node, as
+   * alloc_pages_mpol() does; `onPlaced` still reports it.
    * Absent: `hint.localNode` (the kernel's default local allocation).
    */
   placePage?(ctx: PolicyContext, page: PageRef, hint: AllocHint): NodeId;

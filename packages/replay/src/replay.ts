@@ -16,6 +16,7 @@ import {
   type AnomalyStat,
   ErrorCode,
   type EventBatch,
+  EventKind,
   type MachineSpec,
   type PolicyFactory,
   type ResolvedMachine,
@@ -145,12 +146,16 @@ export async function replay(options: ReplayOptions): Promise<ReplayResult> {
   }
   const sha256 = await hashFile(options.trace);
 
-  // Pass 1, only when a capacity is relative: the footprint.
+  // Pass 1, when a capacity is relative (the footprint) or a policy is an oracle (the future).
   let footprintPages: number | null = null;
+  let lifetimeAccesses: Float64Array | undefined;
   const relative = spec.nodes.some((n) => typeof n.capacity === 'string' && n.capacity.trim().endsWith('%'));
-  if (relative) {
-    const pass = await runPass(options, null);
+  const oracle = policies.some((p) => p.observe?.oracle === true);
+  if (relative || oracle) {
+    const lifetimes = oracle ? new LifetimeRecorder() : null;
+    const pass = await runPass(options, null, null, lifetimes);
     footprintPages = Math.max(1, pass.normalizer.stats.peakLivePages);
+    lifetimeAccesses = lifetimes?.result();
   }
   const machine = resolveMachine(spec, footprintPages);
   const overlay = options.overlay === undefined ? null : loadOverlay(options.overlay, machine);
@@ -161,7 +166,14 @@ export async function replay(options: ReplayOptions): Promise<ReplayResult> {
     try {
       engines.push({ engine: null, policy, error: null });
       const slot = engines[engines.length - 1]!;
-      slot.engine = new Engine({ machine, policy, seed, intervalMs, identity: (page) => identityOf(page) });
+      slot.engine = new Engine({
+        machine,
+        policy,
+        seed,
+        intervalMs,
+        identity: (page) => identityOf(page),
+        ...(policy.observe?.oracle === true && lifetimeAccesses ? { lifetimeAccesses } : {}),
+      });
     } catch (error) {
       engines[engines.length - 1]!.error = describeError(error);
     }
@@ -300,6 +312,41 @@ function identityOf(page: number) {
   return currentNormalizer === null ? null : currentNormalizer.identity(page);
 }
 
+/** The accesses of every page lifetime, in the order of the alloc events: what an oracle knows of the future. */
+class LifetimeRecorder {
+  private totals = new Float64Array(1 << 16);
+  private count = 0;
+  private seqOfPage = new Int32Array(1 << 16).fill(-1);
+
+  push(batch: EventBatch): void {
+    for (let i = 0; i < batch.length; i++) {
+      const kind = batch.kind[i]!;
+      const page = batch.page[i]!;
+      if (kind === EventKind.alloc) {
+        if (this.count === this.totals.length) {
+          const next = new Float64Array(this.totals.length * 2);
+          next.set(this.totals);
+          this.totals = next;
+        }
+        while (page >= this.seqOfPage.length) {
+          const next = new Int32Array(this.seqOfPage.length * 2).fill(-1);
+          next.set(this.seqOfPage);
+          this.seqOfPage = next;
+        }
+        this.seqOfPage[page] = this.count;
+        this.totals[this.count++] = 0;
+      } else if (kind === EventKind.access) {
+        const seq = this.seqOfPage[page] ?? -1;
+        if (seq >= 0) this.totals[seq] = this.totals[seq]! + batch.count[i]!;
+      }
+    }
+  }
+
+  result(): Float64Array {
+    return this.totals.subarray(0, this.count);
+  }
+}
+
 interface PassResult {
   readonly readerStats: ReaderStats;
   readonly normalizer: Normalizer;
@@ -309,6 +356,7 @@ async function runPass(
   options: ReplayOptions,
   engines: Array<{ engine: Engine | null; policy: TierPolicy; error: PolicyResult['error'] | null }> | null,
   overlay: ResolvedOverlay | null = null,
+  lifetimes: LifetimeRecorder | null = null,
 ): Promise<PassResult> {
   const reader = await openAnyTrace(options.trace, {
     format: options.format ?? 'auto',
@@ -318,6 +366,7 @@ async function runPass(
   });
   let normalizer: Normalizer | null = null;
   const sink = (batch: EventBatch) => {
+    if (lifetimes !== null) lifetimes.push(batch);
     if (engines === null) return;
     for (const slot of engines) {
       if (slot.engine === null) continue;
