@@ -1,6 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { listPresets, loadPreset } from '@tierlab/machines';
+import { reclaimFidelity } from '@tierlab/fidelity';
+import { listPresets, loadPreset, parseCapacity } from '@tierlab/machines';
 import { ErrorCode, TierlabError, isTierlabError } from '@tierlab/memory-tier-api';
 import { TOOL_VERSION, formatComparison, replay } from '@tierlab/replay';
 import { describePolicies, parsePolicyArgument } from './policies.js';
@@ -13,6 +14,9 @@ usage:
                  [--format auto|tracefs|trace-cmd-report|perf-script|lackey] [--quiet]
                  [--damon-target ID=PID]... [--lackey-slice N] [--lackey-ns-per-instruction X]
                  [--overlay overlay.yaml]   (mbind bindings and device accesses added to the trace)
+  tierlab fidelity reclaim <trace> --pid N --limit BYTES [--unaccounted BYTES]
+                          the engine's reclaim model against the kernel's own reclaim in a
+                          capture made inside a memory cgroup (docs/fidelity.md)
   tierlab policies        list the policies with their knobs and kernel names
   tierlab machines        list the machine presets
   tierlab --version | --help
@@ -48,6 +52,7 @@ async function main(argv: string[]): Promise<number> {
     }
     return 0;
   }
+  if (command === 'fidelity') return fidelity(argv.slice(1));
   if (command !== 'replay') {
     throw new TierlabError({ code: ErrorCode.usage, source: 'cli', message: `unknown command '${command}'`, expected: 'replay, policies, machines' });
   }
@@ -141,6 +146,53 @@ const usageCodes = new Set<string>([
   ErrorCode.policySpecVersion,
   ErrorCode.machineNotFound,
 ]);
+
+async function fidelity(argv: string[]): Promise<number> {
+  const [what, ...rest] = argv;
+  if (what !== 'reclaim') {
+    throw new TierlabError({ code: ErrorCode.usage, source: 'cli', message: `unknown fidelity check '${what ?? ''}'`, expected: 'reclaim' });
+  }
+  const { values, positionals } = parseArgs({
+    args: rest,
+    allowPositionals: true,
+    options: {
+      pid: { type: 'string' },
+      limit: { type: 'string' },
+      unaccounted: { type: 'string', default: '0' },
+      'tolerance-ms': { type: 'string', default: '100' },
+      json: { type: 'string' },
+    },
+  });
+  if (positionals.length !== 1 || values.pid === undefined || values.limit === undefined) {
+    throw new TierlabError({ code: ErrorCode.usage, source: 'cli', message: 'fidelity reclaim needs a trace, --pid and --limit', expected: 'tierlab fidelity reclaim <trace> --pid N --limit 48MiB' });
+  }
+  const bytes = (value: string) => (value.trim() === '0' ? 0 : parseCapacity(value, null) * 4096);
+  const r = await reclaimFidelity({
+    trace: positionals[0]!,
+    pid: integerOption('--pid', values.pid),
+    limitBytes: bytes(values.limit),
+    unaccountedBytes: bytes(values.unaccounted!),
+    windowToleranceMs: Number(values['tolerance-ms']),
+  });
+  if (values.json) writeFileSync(values.json, `${JSON.stringify(r, null, 2)}\n`);
+  const pct = (x: number) => `${x >= 0 ? '+' : ''}${(x * 100).toFixed(1)}%`;
+  const n = (x: number) => x.toLocaleString('en-US');
+  process.stdout.write(
+    [
+      `page-cache reclaim, memcg limit ${n(r.limitPages)} pages (model: ${n(r.modelLimitPages)})`,
+      '',
+      '                         kernel      model    model/kernel',
+      `reclaim windows/passes ${n(r.real.windows).padStart(8)} ${n(r.model.reclaimPasses).padStart(10)}`,
+      `evictions              ${n(r.real.evictions).padStart(8)} ${n(r.model.evictions).padStart(10)}    ${pct(r.evictionError)}  (band ±10%)`,
+      `refaults               ${n(r.real.refaults).padStart(8)} ${n(r.model.refaults).padStart(10)}    ${pct(r.refaultError)}  (band ±10%)`,
+      `victims the model also evicts: ${(r.victimOverlap * 100).toFixed(1)}% (band >= 80%)`,
+      `victims within ${r.windowToleranceMs} ms of the kernel's window: ${(r.windowVictimOverlap * 100).toFixed(1)}%`,
+      `model minus kernel eviction time, ms: p10 ${r.victimLagMs.p10.toFixed(0)}, p50 ${r.victimLagMs.p50.toFixed(0)}, p90 ${r.victimLagMs.p90.toFixed(0)}`,
+      '',
+    ].join('\n'),
+  );
+  return 0;
+}
 
 function integerOption(name: string, value: string): number {
   const n = Number(value);

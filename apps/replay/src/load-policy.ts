@@ -4,14 +4,13 @@
  * `@scope/tierlab-policy-foo`, or the short `foo`), or a path to a module.
  *
  * Packages are resolved from the user's working directory, as their own
- * code would import them (Node's node_modules lookup from `cwd`, then the
+ * code would import them (the node_modules folders from `cwd` up, then the
  * package's `exports` with the `import`/`node`/`default` conditions), not
- * from where tierlab is installed. Modules are loaded by Node's own loader.
+ * from where tierlab is installed.
  */
 
 import { existsSync, readFileSync, statSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { extname, isAbsolute, join, resolve } from 'node:path';
+import { basename, dirname, extname, isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import {
   ErrorCode,
@@ -119,10 +118,19 @@ export function packageCandidates(name: string): string[] {
   return [`${scope}${POLICY_PACKAGE_PREFIX}${bare}`, name];
 }
 
-/** The node_modules folders Node looks in from `cwd` (CommonJS lookup order, as createRequire gives it). */
+/**
+ * The node_modules folders an ES module in `cwd` would import from: cwd's,
+ * then each parent's (the ESM resolver's lookup; no NODE_PATH, no global folders).
+ */
 function nodeModulesPaths(cwd: string): string[] {
-  const require = createRequire(join(resolve(cwd), 'package.json'));
-  return require.resolve.paths('tierlab-policy-x') ?? [];
+  const out: string[] = [];
+  let dir = resolve(cwd);
+  for (;;) {
+    if (basename(dir) !== 'node_modules') out.push(join(dir, 'node_modules'));
+    const up = dirname(dir);
+    if (up === dir) return out;
+    dir = up;
+  }
 }
 
 function findPackageDir(name: string, searched: readonly string[]): string | null {
@@ -242,17 +250,10 @@ async function loadFromPath(spec: string, cwd: string): Promise<PolicyFactory> {
   return loadModule(file, `module ${file}`);
 }
 
-/**
- * Node's own dynamic import, kept out of reach of bundlers and test
- * transformers, so a policy loads exactly as it will for users (a `.ts`
- * file fails on Node 20 here as it would at the command line).
- */
-const nativeImport = new Function('specifier', 'return import(specifier)') as (specifier: string) => Promise<unknown>;
-
 async function loadModule(file: string, what: string): Promise<PolicyFactory> {
   let namespace: unknown;
   try {
-    namespace = await nativeImport(pathToFileURL(file).href);
+    namespace = await import(pathToFileURL(file).href);
   } catch (error) {
     const code = (error as { code?: unknown } | null)?.code;
     if (typeScriptExtensions.includes(extname(file).toLowerCase()) && (code === 'ERR_UNKNOWN_FILE_EXTENSION' || error instanceof SyntaxError)) {
@@ -265,11 +266,14 @@ async function loadModule(file: string, what: string): Promise<PolicyFactory> {
         cause: error,
       });
     }
+    const text = error instanceof Error ? error.message : String(error);
+    const missingApi = code === 'ERR_MODULE_NOT_FOUND' && text.includes("'@tierlab/memory-tier-api'");
     throw new TierlabError({
       code: ErrorCode.policyInvalid,
       source: SOURCE,
       file,
-      message: `loading ${what} failed: ${error instanceof Error ? error.message : String(error)}`,
+      message: `loading ${what} failed: ${text}`,
+      ...(missingApi ? { expected: '@tierlab/memory-tier-api installed beside the policy (its peer dependency): npm install @tierlab/memory-tier-api' } : {}),
       cause: error,
     });
   }

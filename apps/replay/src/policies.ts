@@ -1,3 +1,5 @@
+import { resolve } from 'node:path';
+import { parseArgs } from 'node:util';
 import { ErrorCode, type PolicyFactory, TierlabError, isTierlabError } from '@tierlab/memory-tier-api';
 import type { PolicyRequest } from '@tierlab/replay';
 import { createPolicyPackage, policyPackageNames } from 'create-tierlab-policy';
@@ -109,21 +111,22 @@ export const NEW_POLICY_USAGE = `usage: tierlab new-policy <name> [--dir <path>]
  * scaffold a policy package. Returns the text to print.
  */
 export async function newPolicyCommand(args: readonly string[], cwd: string): Promise<string> {
-  const { parseArgs } = await import('node:util');
-  const { values, positionals } = parseArgs({
-    args: [...args],
-    allowPositionals: true,
-    options: {
-      dir: { type: 'string' },
-      'api-version': { type: 'string' },
-      force: { type: 'boolean', default: false },
-    },
-  });
+  let parsed: ReturnType<typeof parseNewPolicyArgs>;
+  try {
+    parsed = parseNewPolicyArgs(args);
+  } catch (error) {
+    throw new TierlabError({
+      code: ErrorCode.usage,
+      source: 'cli',
+      message: error instanceof Error ? error.message : String(error),
+      expected: NEW_POLICY_USAGE,
+    });
+  }
+  const { values, positionals } = parsed;
   if (positionals.length !== 1) {
     throw new TierlabError({ code: ErrorCode.usage, source: 'cli', message: 'new-policy takes exactly one name', expected: NEW_POLICY_USAGE });
   }
   const names = policyPackageNames(positionals[0]!);
-  const { resolve } = await import('node:path');
   const dir = resolve(cwd, values.dir ?? names.directory);
   const written = createPolicyPackage(dir, positionals[0]!, {
     ...(values['api-version'] ? { apiVersion: values['api-version'] } : {}),
@@ -139,4 +142,16 @@ export async function newPolicyCommand(args: readonly string[], cwd: string): Pr
     '  npm test            # the tierlab conformance kit',
     `  tierlab replay <trace> --policy ${names.packageName}   # from a project where it is installed`,
   ].join('\n')}\n`;
+}
+
+function parseNewPolicyArgs(args: readonly string[]) {
+  return parseArgs({
+    args: [...args],
+    allowPositionals: true,
+    options: {
+      dir: { type: 'string' },
+      'api-version': { type: 'string' },
+      force: { type: 'boolean', default: false },
+    },
+  });
 }

@@ -61,6 +61,17 @@ export interface EngineOptions {
    * order of alloc events in the stream (from a first pass over the trace).
    */
   readonly lifetimeAccesses?: Float64Array;
+  /** Anonymous pages can be swapped out (default true). Without swap, reclaim takes only file pages (get_scan_count()). */
+  readonly swap?: boolean;
+  /**
+   * A memory cgroup limit on anon and file pages, in base pages: a charge that
+   * would exceed it reclaims from the cgroup first (try_charge_memcg() ->
+   * try_to_free_mem_cgroup_pages(), at least SWAP_CLUSTER_MAX pages, up to
+   * MAX_RECLAIM_RETRIES times), whatever the node watermarks say.
+   */
+  readonly memcgLimitPages?: number;
+  /** Observer for tools (not policies): called for every page reclaim evicts. */
+  readonly onEvict?: (page: PageRef, timeNs: number) => void;
 }
 
 export interface NodeResult {
@@ -136,6 +147,10 @@ export class Engine {
   private readonly series: SeriesRecorder;
   private readonly identity: ((page: PageRef) => PageIdentity | null) | undefined;
   private readonly lifetimeAccesses: Float64Array | null;
+  private readonly swap: boolean;
+  private readonly memcgLimit: number;
+  private memcgCharged = 0;
+  private readonly onEvict: ((page: PageRef, timeNs: number) => void) | undefined;
   private allocSeq = 0;
   private readonly dirtyExpireNs: number;
   private readonly pageBytes = 4096;
@@ -207,6 +222,9 @@ export class Engine {
     this.random = createRandom(options.seed ?? 1);
     this.identity = options.identity;
     this.lifetimeAccesses = options.lifetimeAccesses ?? null;
+    this.swap = options.swap ?? true;
+    this.memcgLimit = options.memcgLimitPages ?? Number.POSITIVE_INFINITY;
+    this.onEvict = options.onEvict;
     this.dirtyExpireNs = (options.dirtyExpireMs ?? 30_000) * NS_PER_MS;
     this.series = new SeriesRecorder((options.intervalMs ?? 100) * NS_PER_MS, this.nodes.length);
     this.allocHint = { kind: PageKind.anon, nrPages: 1, localNode: this.localNode, pid: -1, write: false, boundNode: -1 };
@@ -435,6 +453,7 @@ export class Engine {
       }
     }
     // MPOL_BIND: only the bound node; otherwise the zonelist from the preferred node.
+    if (kind !== PageKind.kernel) this.memcgCharge(nr);
     const node = this.allocateOn(preferred, nr, bound >= 0 && preferred === bound);
     if (this.isDevice[node] === 1 && bound !== node) this.m.implicitDeviceAllocations += nr;
     this.pages.node[id] = node;
@@ -444,6 +463,25 @@ export class Engine {
     this.pages.lruAdd(id, node, false);
     if (node !== preferred) this.m.allocFallback++;
     if (this.policy.onPlaced) this.callHook('onPlaced', () => this.policy.onPlaced!(this.ctx, id, node));
+  }
+
+  /** Charge `nr` pages to the memory cgroup, reclaiming from it first when the charge would pass the limit. */
+  private memcgCharge(nr: number): void {
+    for (let retry = 0; this.memcgCharged + nr > this.memcgLimit && retry < 16; retry++) {
+      this.m.memcgReclaims++;
+      const wanted = Math.max(nr, SWAP_CLUSTER_MAX);
+      let reclaimed = 0;
+      for (let node = 0; node < this.nodes.length && reclaimed < wanted; node++) {
+        if (this.used[node]! === 0) continue;
+        const saved = this.inReclaim;
+        this.inReclaim = 'direct';
+        reclaimed += this.reclaim(node, wanted - reclaimed, { mode: 'direct' }).reclaimed;
+        this.inReclaim = saved;
+      }
+      if (reclaimed === 0) break;
+    }
+    if (this.memcgCharged + nr > this.memcgLimit) this.warn('engine.memcg_over_limit', 'nothing left to reclaim in the memory cgroup: charged over its limit (the kernel would OOM-kill)');
+    this.memcgCharged += nr;
   }
 
   /** Find room for `nr` pages starting at `preferred`; reclaims if it must. Returns the node. */
@@ -670,6 +708,7 @@ export class Engine {
     if (this.policy.onFree) this.callHook('onFree', () => this.policy.onFree!(this.ctx, id));
     const node = P.node[id]!;
     if (node >= 0) {
+      if (P.kind[id] !== PageKind.kernel) this.memcgCharged -= P.nrPages[id]!;
       if ((P.flags[id]! & PageFlag.dirty) !== 0) this.clearDirty(id, node);
       P.lruRemove(id);
       this.used[node] = this.used[node]! - (P.nrPages[id]!);
@@ -823,7 +862,8 @@ export class Engine {
       const nr = P.nrPages[page]!;
       scanned += nr;
       const f = P.flags[page]!;
-      if ((f & PageFlag.referenced) !== 0) {
+      if ((f & PageFlag.referenced) !== 0 || (!this.swap && P.kind[page] === PageKind.anon && demoteTo < 0)) {
+        // Referenced: a second chance. Anon without swap: not reclaimable, kept on the active list.
         P.flags[page] = f & ~PageFlag.referenced;
         P.lruRemove(page);
         P.lruAdd(page, node, true);
@@ -859,7 +899,9 @@ export class Engine {
     }
     P.lruRemove(page);
     this.used[node] = this.used[node]! - (P.nrPages[page]!);
+    if (P.kind[page] !== PageKind.kernel) this.memcgCharged -= P.nrPages[page]!;
     P.node[page] = NOT_RESIDENT;
+    if (this.onEvict) this.onEvict(page, this.now);
     P.flags[page] = P.flags[page]! & (~(PageFlag.referenced | PageFlag.active | PageFlag.protNone));
     this.m.pgsteal += P.nrPages[page]!;
     this.series.evicted(P.nrPages[page]!);

@@ -43,6 +43,8 @@ export const metricNames = [
   'kswapdWakeups',
   /** Direct reclaim stalls (allocstall). */
   'allocstall',
+  /** Memory cgroup reclaim passes (try_to_free_mem_cgroup_pages()) from charges over the limit. */
+  'memcgReclaims',
   /** Base pages scanned by reclaim (pgscan_kswapd + pgscan_direct). */
   'pgscan',
   /** Base pages reclaimed by eviction (pgsteal). */

@@ -51,6 +51,22 @@ export interface NormalizerOptions {
   readonly implicitSamplePages?: 'auto' | 'always' | 'never';
   /** A workload overlay: memory policy bindings and device accesses added to the real trace. */
   readonly overlay?: ResolvedOverlay;
+  /**
+   * How a page-cache page is identified across the real kernel's reclaim:
+   * `lifetime` (default): one page per pfn lifetime, so the replay follows the
+   * kernel's evictions; `inode`: one page per (dev, ino, index) until it is
+   * truncated, so evictions the kernel made in reclaim (mm_filemap_delete_from_page_cache
+   * inside a reclaim window, or by kswapd) are left to the engine's reclaim model,
+   * and the kernel's refaults become accesses to the same page. For checking the model
+   * against the kernel (the fidelity lab).
+   */
+  readonly fileIdentity?: 'lifetime' | 'inode';
+  /** `inode` mode: called for every eviction the real kernel made, with the reclaim window it was in (-1: kswapd). */
+  readonly onRealEviction?: (page: number, timeNs: number, window: number) => void;
+  /** `inode` mode: called for every refault the real kernel took (a page added again after a real eviction). */
+  readonly onRealRefault?: (page: number, timeNs: number) => void;
+  /** Called when a reclaim window of the real kernel begins and ends. */
+  readonly onReclaimWindow?: (window: number, tid: number, beginNs: number, endNs: number) => void;
 }
 
 /** An overlay with node names resolved to ids and addresses to page numbers. */
@@ -115,6 +131,13 @@ export interface NormalizerStats {
   /** Pages of samples or regions that the trace never showed allocated: made implicit, or ignored. */
   samplePagesImplicit: number;
   samplePagesIgnored: number;
+  /** Reclaim windows of the real kernel (mm_vmscan_*_reclaim_begin/end), and, in `inode` mode, its evictions and refaults. */
+  reclaimWindows: number;
+  realEvictions: number;
+  /** Base pages of those evictions (a large folio is 2^order pages). */
+  realEvictedPages: number;
+  realRefaults: number;
+  truncations: number;
   /** Overlay: pages an mbind binding applied to, and device accesses added. */
   overlayBoundPages: number;
   overlayDeviceAccesses: number;
@@ -170,6 +193,11 @@ export class Normalizer {
     damonPageAccesses: 0,
     samplePagesImplicit: 0,
     samplePagesIgnored: 0,
+    reclaimWindows: 0,
+    realEvictions: 0,
+    realEvictedPages: 0,
+    realRefaults: 0,
+    truncations: 0,
     overlayBoundPages: 0,
     overlayDeviceAccesses: 0,
     eventsOut: 0,
@@ -221,6 +249,18 @@ export class Normalizer {
   private readonly damonTargets: Readonly<Record<number, number>>;
   private readonly implicitSamplePages: 'auto' | 'always' | 'never';
   private readonly overlay: ResolvedOverlay | null;
+  private readonly inodeMode: boolean;
+  private readonly options: NormalizerOptions;
+  /** Dynamic event ids classified: 1 reclaim begin, 2 reclaim end, 0 other. */
+  private dynamicClass = new Int8Array(0);
+  private dynamicChecked = 0;
+  /** Threads inside a reclaim window: tid -> [window index, begin time]. */
+  private readonly reclaimOf = new Map<number, [number, number]>();
+  /** pfns the real kernel evicted in `inode` mode: their mm_page_free is expected and ignored. */
+  private readonly releasedPfns = new Set<number>();
+  /** Lifetime mode: (file, index) keys the real kernel evicted, to count its refaults. */
+  private readonly evictedKeys = new Map<number, Set<number>>();
+  private kswapdComms = new Int8Array(0);
   /** Device bursts not yet run: [time, access index, remaining], ordered by time. */
   private deviceQueue: { at: number; index: number; left: number }[] = [];
   private bound = new Int8Array(0);
@@ -238,6 +278,8 @@ export class Normalizer {
     this.damonTargets = options.damonTargets ?? {};
     this.implicitSamplePages = options.implicitSamplePages ?? 'auto';
     this.overlay = options.overlay ?? null;
+    this.inodeMode = options.fileIdentity === 'inode';
+    this.options = options;
     if (this.overlay !== null) {
       this.deviceQueue = this.overlay.deviceAccesses
         .map((d, index) => ({ at: d.atNs, index, left: Math.max(1, d.repeat) }))
@@ -279,6 +321,7 @@ export class Normalizer {
     const D = raw.d;
     const E = raw.e;
     if (this.commFilter !== null && this.commChecked < raw.strings.length) this.refreshCommCache(raw);
+    if (this.dynamicChecked < raw.eventNames.length) this.classifyDynamic(raw);
     for (let i = 0; i < n; i++) {
       stats.records++;
       const event = ev[i]!;
@@ -399,6 +442,21 @@ export class Normalizer {
           stats.filemapAdds++;
           const fileKey = this.fileKey(C[i]!, D[i]!);
           const index = E[i]!;
+          if (this.inodeMode) {
+            const existing = this.fileMaps.get(fileKey)?.get(index);
+            if (existing !== undefined && this.state[existing] !== 0 && this.pfnOf[existing]! < 0) {
+              // The real kernel evicted this page earlier and reads it again: the same page for the model.
+              stats.realRefaults++;
+              const ghost = this.pfnMap.get(pfn);
+              if (ghost !== undefined && ghost !== existing) this.dropGhost(ghost, t);
+              this.pfnMap.set(pfn, existing);
+              this.pfnOf[existing] = pfn;
+              if (this.options.onRealRefault) this.options.onRealRefault(existing, t);
+              this.emitAccess(existing, t, AccessSource.ioFill, true, 0);
+              break;
+            }
+          }
+          if (!this.inodeMode && this.evictedKeys.get(fileKey)?.delete(index) === true) stats.realRefaults++;
           let id = this.pfnMap.get(pfn);
           if (id !== undefined) {
             stats.filemapAddsLinked++;
@@ -426,12 +484,41 @@ export class Normalizer {
         }
         case Tracepoint.mmFilemapDelete: {
           const id = this.pfnMap.get(A[i]!);
+          const window = this.reclaimWindowOf(raw, i, tid);
+          if (window !== null && id !== undefined) {
+            // Reclaim took it (not a truncation).
+            stats.realEvictions++;
+            stats.realEvictedPages += 2 ** B[i]!;
+            if (!this.inodeMode && this.fileKeyOf[id]! >= 0) {
+              const key = this.fileKeyOf[id]!;
+              let set = this.evictedKeys.get(key);
+              if (set === undefined) {
+                set = new Set();
+                this.evictedKeys.set(key, set);
+              }
+              set.add(this.fileIndexOf[id]!);
+            }
+            if (this.inodeMode) {
+              this.pfnMap.delete(A[i]!);
+              this.pfnOf[id] = -1;
+              this.releasedPfns.add(A[i]!);
+              if (this.options.onRealEviction) this.options.onRealEviction(id, t, window);
+              this.countInformational(true);
+              break;
+            }
+          } else if (id !== undefined) {
+            stats.truncations++;
+          }
           if (id !== undefined) this.unlinkFile(id);
           this.countInformational(isSelected || id !== undefined);
           break;
         }
         case Tracepoint.mmPageFree: {
           const pfn = A[i]!;
+          if (this.releasedPfns.delete(pfn)) {
+            this.countInformational(true);
+            break;
+          }
           const id = this.pfnMap.get(pfn);
           if (id === undefined) {
             if (isSelected) stats.freesUnknown++;
@@ -503,6 +590,18 @@ export class Normalizer {
           break;
         }
         default:
+          if (event >= Tracepoint.firstDynamic) {
+            const cls = this.dynamicClass[event]!;
+            if (cls === 1) {
+              this.reclaimOf.set(tid, [stats.reclaimWindows++, t]);
+            } else if (cls === 2) {
+              const w = this.reclaimOf.get(tid);
+              if (w !== undefined) {
+                this.reclaimOf.delete(tid);
+                if (this.options.onReclaimWindow) this.options.onReclaimWindow(w[0], tid, w[1], t);
+              }
+            }
+          }
           this.countInformational(isSelected);
           // Any other event of a thread ends its pending fault and allocation.
           if (isSelected) this.flushThread(tid, t);
@@ -629,6 +728,57 @@ export class Normalizer {
     this.pendingWrite[id] = ts.faultWrite ? 1 : 0;
     this.emitAlloc(id, t, EventFlag.unlinked);
     this.emitAccess(id, t, AccessSource.fault, ts.faultWrite, EventFlag.unlinked);
+  }
+
+  // ---- the real kernel's reclaim (fidelity) ----
+
+  /** The reclaim window the record's thread is in, -1 for kswapd, null when not reclaiming. */
+  private reclaimWindowOf(raw: RawBatch, i: number, tid: number): number | null {
+    const w = this.reclaimOf.get(tid);
+    if (w !== undefined) return w[0];
+    const comm = raw.comm[i]!;
+    if (comm >= 0) {
+      if (comm >= this.kswapdComms.length) {
+        const next = new Int8Array(Math.max(raw.strings.length, 16) * 2);
+        next.set(this.kswapdComms);
+        for (let c = this.kswapdComms.length; c < next.length; c++) next[c] = -1;
+        this.kswapdComms = next;
+      }
+      if (this.kswapdComms[comm] === -1) this.kswapdComms[comm] = (raw.strings[comm] ?? '').startsWith('kswapd') ? 1 : 0;
+      if (this.kswapdComms[comm] === 1) return -1;
+    }
+    return null;
+  }
+
+  private classifyDynamic(raw: RawBatch): void {
+    if (this.dynamicClass.length < raw.eventNames.length) {
+      const next = new Int8Array(raw.eventNames.length * 2);
+      next.set(this.dynamicClass);
+      this.dynamicClass = next;
+    }
+    for (let id = this.dynamicChecked; id < raw.eventNames.length; id++) {
+      const name = raw.eventNames[id] ?? '';
+      this.dynamicClass[id] = /^mm_vmscan_(memcg_|direct_|memcg_softlimit_|node_)reclaim_begin$/.test(name)
+        ? 1
+        : /^mm_vmscan_(memcg_|direct_|memcg_softlimit_|node_)reclaim_end$/.test(name)
+          ? 2
+          : 0;
+    }
+    this.dynamicChecked = raw.eventNames.length;
+  }
+
+  /** An allocation the kernel made for a refault of a page the model still holds: it is not a new page. */
+  private dropGhost(id: number, t: number): void {
+    if (this.state[id] === 2) {
+      this.clearPendingOwner(id);
+      const pfn = this.pfnOf[id]!;
+      if (pfn >= 0 && this.pfnMap.get(pfn) === id) this.pfnMap.delete(pfn);
+      this.state[id] = 0;
+      this.freeIds.push(id);
+      this.stats.allocs--;
+      return;
+    }
+    this.freePage(id, t);
   }
 
   // ---- samples and DAMON regions ----

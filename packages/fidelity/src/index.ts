@@ -1,0 +1,2 @@
+export { reclaimFidelity } from './reclaim.js';
+export type { ReclaimFidelity, ReclaimFidelityOptions } from './reclaim.js';
