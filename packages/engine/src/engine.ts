@@ -815,7 +815,7 @@ export class Engine {
     const saved = this.inReclaim;
     this.inReclaim = mode;
     if (this.policy.onPressure) {
-      this.callHook('onPressure', () => this.policy.onPressure!(this.ctx, node, wanted));
+      this.callHook('onPressure', () => this.policy.onPressure!(this.ctx, node, wanted, mode));
     } else {
       this.reclaim(node, wanted, { mode });
     }

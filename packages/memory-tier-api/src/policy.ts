@@ -280,9 +280,11 @@ export interface TierPolicy {
    * (balance_pgdat() / try_to_free_pages()). Must free `pagesWanted` base
    * pages if it can, by `ctx.reclaim` (optionally demoting), `ctx.migrate`
    * or `ctx.evict`. Called with the node's pages all live.
+   * `mode` says who reclaims: kswapd (background, balance_pgdat()) or direct
+   * reclaim on the allocating task's path (including memory-cgroup reclaim).
    * Absent: `ctx.reclaim(node, pagesWanted)`, eviction without demotion.
    */
-  onPressure?(ctx: PolicyContext, node: NodeId, pagesWanted: number): void;
+  onPressure?(ctx: PolicyContext, node: NodeId, pagesWanted: number, mode: 'kswapd' | 'direct'): void;
 
   /**
    * Periodic work (the NUMA scanner's task work, kpromoted, DAMOS), every

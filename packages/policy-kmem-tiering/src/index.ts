@@ -181,10 +181,10 @@ export const kmemTiering: PolicyFactory = definePolicy({
         ctx.migrate(page, target, 'promote');
       },
 
-      onPressure(ctx, node, pagesWanted) {
+      onPressure(ctx, node, pagesWanted, mode) {
         // kswapd balances to WMARK_PROMO in memory-tiering mode (mm/vmscan.c: pgdat_balanced()).
         const n = ctx.node(node);
-        const wanted = tiering ? pagesWanted + (n.watermarks.promo - n.watermarks.high) : pagesWanted;
+        const wanted = tiering && mode === 'kswapd' ? pagesWanted + (n.watermarks.promo - n.watermarks.high) : pagesWanted;
         const target = k.demotionEnabled ? ctx.demotionTarget(node) : -1;
         ctx.reclaim(node, wanted, target >= 0 ? { demoteTo: target } : {});
       },
