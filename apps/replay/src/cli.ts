@@ -4,20 +4,26 @@ import { reclaimFidelity } from '@tierlab/fidelity';
 import { listPresets, loadPreset, parseCapacity } from '@tierlab/machines';
 import { ErrorCode, TierlabError, isTierlabError } from '@tierlab/memory-tier-api';
 import { TOOL_VERSION, formatComparison, replay } from '@tierlab/replay';
-import { describePolicies, parsePolicyArgument } from './policies.js';
+import { runCompareCommand } from '@tierlab/report';
+import { describePolicies, newPolicyCommand, parsePolicyArgumentAsync, resolvePolicy } from './policies.js';
 
 const USAGE = `tierlab ${TOOL_VERSION}: replay real kernel memory traces through tiering policies
 
 usage:
-  tierlab replay <trace> --machine <preset|file> --policy <name[:knob=value,...]> [--policy ...]
+  tierlab replay <trace> --machine <preset|file> --policy <name|package|./policy.js>[:knob=value,...] [--policy ...]
                  [--json out.json] [--pid N]... [--comm NAME]... [--seed N] [--interval-ms N]
                  [--format auto|tracefs|trace-cmd-report|perf-script|lackey] [--quiet]
                  [--damon-target ID=PID]... [--lackey-slice N] [--lackey-ns-per-instruction X]
                  [--overlay overlay.yaml]   (mbind bindings and device accesses added to the trace)
+  tierlab compare <base> <head> [--threshold metric=+2%]... [--format text|markdown|json]
+                          deltas per trace, policy and metric (exit 0 ok, 1 regression, 2 bad input)
   tierlab fidelity reclaim <trace> --pid N --limit BYTES [--unaccounted BYTES]
                           the engine's reclaim model against the kernel's own reclaim in a
                           capture made inside a memory cgroup (docs/fidelity.md)
-  tierlab policies        list the policies with their knobs and kernel names
+  tierlab policies [<package|./policy.js>...]
+                          list the policies (built-in, and any named) with their knobs and kernel names
+  tierlab new-policy <name> [--dir <path>] [--api-version <range>] [--force]
+                          write a policy package (tierlab-policy-<name>) wired to the conformance kit
   tierlab machines        list the machine presets
   tierlab --version | --help
 
@@ -37,7 +43,12 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   if (command === 'policies') {
-    process.stdout.write(describePolicies());
+    const named = await Promise.all(argv.slice(1).map((spec) => resolvePolicy(spec, { cwd: process.cwd() })));
+    process.stdout.write(describePolicies(named));
+    return 0;
+  }
+  if (command === 'new-policy') {
+    process.stdout.write(await newPolicyCommand(argv.slice(1), process.cwd()));
     return 0;
   }
   if (command === 'machines') {
@@ -53,8 +64,14 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   if (command === 'fidelity') return fidelity(argv.slice(1));
+  if (command === 'compare') {
+    const run = runCompareCommand(argv.slice(1));
+    process.stdout.write(run.stdout);
+    process.stderr.write(run.stderr);
+    return run.exitCode;
+  }
   if (command !== 'replay') {
-    throw new TierlabError({ code: ErrorCode.usage, source: 'cli', message: `unknown command '${command}'`, expected: 'replay, policies, machines' });
+    throw new TierlabError({ code: ErrorCode.usage, source: 'cli', message: `unknown command '${command}'`, expected: 'replay, compare, fidelity, policies, new-policy, machines' });
   }
   const { values, positionals } = parseArgs({
     args: argv.slice(1),
@@ -79,7 +96,7 @@ async function main(argv: string[]): Promise<number> {
     throw new TierlabError({ code: ErrorCode.usage, source: 'cli', message: 'replay takes exactly one trace file', expected: 'tierlab replay <trace> ...' });
   }
   const policyArgs = values.policy ?? ['first-touch', 'kmem-tiering'];
-  const policies = policyArgs.map(parsePolicyArgument);
+  const policies = await Promise.all(policyArgs.map((argument) => parsePolicyArgumentAsync(argument, { cwd: process.cwd() })));
   const seed = integerOption('--seed', values.seed!);
   const intervalMs = Number(values['interval-ms']);
   if (!(intervalMs > 0)) {

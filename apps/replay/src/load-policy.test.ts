@@ -6,14 +6,14 @@
  * `tierlab new-policy`, built, found by name and replayed.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync as makeTempDir, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { isTierlabError } from '@tierlab/memory-tier-api';
 import { type PolicyResult, replay } from '@tierlab/replay';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { builtinPolicies, resolvePolicy } from './load-policy.js';
 import { newPolicyCommand, parsePolicyArgument, parsePolicyArgumentAsync, splitPolicyArgument } from './policies.js';
 
@@ -21,6 +21,17 @@ const require = createRequire(import.meta.url);
 const repo = join(import.meta.dirname, '..', '..', '..');
 const trace = join(repo, 'traces', 'py_named_threads.perf-script.txt.zst');
 const apiDir = dirname(require.resolve('@tierlab/memory-tier-api/package.json'));
+
+const made: string[] = [];
+/** A temp folder, removed when the file's tests are done. */
+function mkdtempSync(prefix: string): string {
+  const dir = makeTempDir(prefix);
+  made.push(dir);
+  return dir;
+}
+afterAll(() => {
+  for (const dir of made) rmSync(dir, { recursive: true, force: true });
+});
 
 /** A plain-JS factory module (no imports): `name`, `specVersion`, and extra source for the policy object. */
 function factoryModule(name: string, options: { specVersion?: number; exportAs?: string; body?: string } = {}): string {
@@ -155,7 +166,8 @@ describe('resolvePolicy', () => {
   it('says where it looked when a package is not installed, and looks from the project, not from tierlab', async () => {
     const r = await rejection(resolvePolicy('tierlab-policy-nope', { cwd: project }));
     expect(r.code).toBe('POLICY_NOT_FOUND');
-    expect(r.message).toContain(`policy 'tierlab-policy-nope' not found: not a built-in policy (first-touch, kmem-tiering), and no package tierlab-policy-nope is installed for ${project}`);
+    const builtins = [...builtinPolicies.keys()].join(', ');
+    expect(r.message).toContain(`policy 'tierlab-policy-nope' not found: not a built-in policy (${builtins}), and no package tierlab-policy-nope is installed for ${project}`);
     expect(r.message).toContain(`looked in ${join(project, 'node_modules')}, `);
     expect(r.message).toMatch(/install the package in your project \(npm install tierlab-policy-nope\)/);
     // vitest is installed where tierlab is, not in the user's project.

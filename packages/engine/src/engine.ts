@@ -164,6 +164,7 @@ export class Engine {
 
   // Observation.
   private readonly oracle: boolean;
+  private readonly seeAccesses: boolean;
   private readonly scan: ScanConfig | null;
   private readonly procs: ProcScan[] = [];
   private readonly procIndex = new Map<number, number>();
@@ -190,7 +191,7 @@ export class Engine {
     latencyMs: number;
     pid: number;
   };
-  private readonly sample: { page: number; write: boolean; count: number; pid: number; deviceNode: number };
+  private readonly sample: { page: number; write: boolean; count: number; pid: number; deviceNode: number; source: number };
   private readonly io: { direction: 'read' | 'write'; bytes: number } = { direction: 'read', bytes: 0 };
 
   constructor(options: EngineOptions) {
@@ -236,10 +237,11 @@ export class Engine {
       latencyMs: 0,
       pid: -1,
     };
-    this.sample = { page: 0, write: false, count: 1, pid: -1, deviceNode: -1 };
+    this.sample = { page: 0, write: false, count: 1, pid: -1, deviceNode: -1, source: 0 };
 
     const observe = this.policy.observe ?? {};
     this.oracle = observe.oracle === true;
+    this.seeAccesses = this.oracle || observe.accesses === true;
     const hint = observe.numaHintFaults;
     this.scan =
       hint === undefined
@@ -289,7 +291,8 @@ export class Engine {
       m.numaHintFaults * this.machine.costs.hintFaultNs +
       this.pathMigrationNs +
       m.directReclaimCostNs +
-      m.workingsetRefault * this.machine.costs.majorFaultNs;
+      m.workingsetRefault * this.machine.costs.majorFaultNs +
+      m.policyChargedNs;
     const counters: Record<string, number> = {};
     for (const [name, c] of [...this.counters.entries()].sort((a, b) => (a[0] < b[0] ? -1 : 1))) counters[name] = c.value;
     const warnings: Record<string, { count: number; first: string }> = {};
@@ -568,7 +571,8 @@ export class Engine {
       if (this.persistent[node] === 1) {
         m.persistentWriteBytes += source === AccessSource.ioFill ? nr * this.pageBytes : 64 * count;
       }
-      if (P.kind[id] === PageKind.file && (pf & PageFlag.dirty) === 0) this.markDirty(id, node);
+      // A page-cache fill is clean (read from storage); writes and dirtying make a file page dirty.
+      if (P.kind[id] === PageKind.file && (pf & PageFlag.dirty) === 0 && source !== AccessSource.ioFill) this.markDirty(id, node);
     } else {
       m.reads += count;
       const cost = this.readLat[node]! * count;
@@ -599,19 +603,24 @@ export class Engine {
       P.flags[id] = P.flags[id]! | PageFlag.referenced;
     }
     if (this.scan !== null && (pf & PageFlag.mapped) !== 0 && P.procOf[id] === -1) this.procAdd(id, P.pid[id]!);
-    if (this.oracle && this.policy.onAccessSample) {
+    if (this.seeAccesses && this.policy.onAccessSample) {
       const s = this.sample;
       s.page = id;
       s.write = write;
       s.count = count;
       s.pid = pid;
       s.deviceNode = -1;
+      s.source = source;
       this.hook = 'onAccessSample';
+      // What the policy does here happens on the faulting task's path.
+      const saved = this.inReclaim;
+      this.inReclaim = 'direct';
       try {
         this.policy.onAccessSample(this.ctx, s as AccessSample);
       } catch (cause) {
         throw this.hookError('onAccessSample', cause);
       }
+      this.inReclaim = saved;
     }
   }
 
@@ -629,6 +638,7 @@ export class Engine {
       s.count = count;
       s.pid = pid;
       s.deviceNode = accessor;
+      s.source = AccessSource.device;
       this.hook = 'onAccessSample';
       const saved = this.inReclaim;
       this.inReclaim = 'direct';
@@ -933,6 +943,7 @@ export class Engine {
       if (this.persistent[target] === 0) {
         this.noteDirty();
         this.dirtyAtRiskPages += nr;
+        if (this.dirtyAtRiskPages * this.pageBytes > this.m.dirtyBytesAtRiskPeak) this.m.dirtyBytesAtRiskPeak = this.dirtyAtRiskPages * this.pageBytes;
       }
     }
     if (this.persistent[target] === 1) this.m.persistentWriteBytes += bytes;
@@ -1265,6 +1276,10 @@ export class Engine {
           },
         };
         return counter;
+      },
+      chargeNs: (ns) => {
+        if (!(ns >= 0) || !Number.isFinite(ns)) throw self.decisionError(self.hook, `chargeNs(${ns})`, 'a finite number of ns >= 0');
+        self.m.policyChargedNs += ns;
       },
       random: () => self.random(),
       warn: (code, message) => self.warn(`${self.policy.name}.${code}`, message),

@@ -60,6 +60,8 @@ export const metricNames = [
   'dirtyBytesAtRiskMean',
   /** Bytes written to persistent nodes (wear). */
   'persistentWriteBytes',
+  /** Time policies charged to the workload's path with ctx.chargeNs. */
+  'policyChargedNs',
   /** Peak metadata bytes accounted by policies. */
   'metadataBytesPeak',
   /** Device accesses (from a workload overlay), their cost, and the share served by the device's own memory. */

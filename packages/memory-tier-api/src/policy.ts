@@ -93,6 +93,8 @@ export interface AccessSample {
    * oracle mode.
    */
   readonly deviceNode: NodeId;
+  /** Where the access was seen ({@link AccessSource}: fault, activate, io-fill, dirty, sample, device). */
+  readonly source: number;
 }
 
 /** I/O on a page (page-cache fill, writeback, direct I/O). */
@@ -119,8 +121,14 @@ export interface NumaScanRequest {
 export interface ObservationRequest {
   /** NUMA hint faults from a scanner emulation; delivered to `onFault`. */
   readonly numaHintFaults?: NumaScanRequest;
-  /** Every access, as the trace shows it (an oracle no kernel has); delivered to `onAccessSample`. Results say so. */
+  /** Every access, as the trace shows it, plus knowledge of the future (ctx.pageFutureAccesses): an oracle no kernel has. Results say so. */
   readonly oracle?: boolean;
+  /**
+   * Every CPU access the trace shows, delivered to `onAccessSample`, without
+   * knowledge of the future: what a design that sees each access (a fault
+   * handler, a page-cache lookup) would see. Results say so.
+   */
+  readonly accesses?: boolean;
   /** Period of `onTick`, ms of trace time. */
   readonly tickMs?: number;
 }
@@ -197,6 +205,11 @@ export interface PolicyContext {
   allocMetadata(node: NodeId, bytes: number): void;
   freeMetadata(node: NodeId, bytes: number): void;
 
+  /**
+   * Charge time to the workload's path (a copy, a metadata allocation the
+   * design does on the I/O path); added to totalCostNs and to policyChargedNs.
+   */
+  chargeNs(ns: number): void;
   /** A counter for this policy; create it in `init` and keep it. */
   counter(name: string, description?: string): Counter;
   /** Uniform in [0, 1), from the run's seed. */

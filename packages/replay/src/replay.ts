@@ -264,6 +264,12 @@ export async function replay(options: ReplayOptions): Promise<ReplayResult> {
             `SYNTHETIC OVERLAY ${overlay.info.file} (sha256 ${overlay.info.sha256.slice(0, 12)}): ${overlay.info.bindings} memory-policy bindings and ${overlay.info.deviceAccesses} device-access schedules were added to the real capture; device accesses are not in the trace.`,
           ]
         : []),
+      ...results
+        .filter((r) => (r.observe as { oracle?: boolean })?.oracle === true)
+        .map((r) => `ORACLE: policy ${r.policy} knows every access in advance (ctx.pageFutureAccesses): an upper bound, not a mechanism any kernel has.`),
+      ...results
+        .filter((r) => (r.observe as { oracle?: boolean; accesses?: boolean })?.accesses === true && (r.observe as { oracle?: boolean }).oracle !== true)
+        .map((r) => `policy ${r.policy} sees every CPU access the trace shows (observe.accesses), as its design's fault or lookup path would.`),
       ...(n.damonRegions > 0
         ? [
             `DAMON regions (damon_aggregated) become accesses to every page of a region, weighted by nr_accesses; regions are read as ${options.damonTargets ? 'virtual addresses of the targets given' : 'physical addresses (paddr)'}.`,

@@ -1,0 +1,10 @@
+export { USAGE, runCreateCommand } from './cli-main.js';
+export type { CliOutcome } from './cli-main.js';
+export { API_VERSION_RANGE, TESTKIT_VERSION_RANGE, createPolicyPackage } from './create.js';
+export type { CreatePolicyOptions, CreatedPolicyPackage } from './create.js';
+export { apiHookDocs, extractHookDocs, hookOrder } from './hook-docs.js';
+export type { HookName } from './hook-docs.js';
+export { POLICY_PACKAGE_PREFIX, policyPackageNames } from './names.js';
+export type { PolicyPackageNames } from './names.js';
+export { renderPolicyPackage } from './templates.js';
+export type { RenderOptions } from './templates.js';

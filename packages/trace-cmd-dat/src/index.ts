@@ -1,0 +1,2 @@
+export { openTraceDat, sniffTraceDat } from './reader.js';
+export type { TraceDatOptions, TraceDatReader } from './reader.js';
