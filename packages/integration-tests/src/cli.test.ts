@@ -3,6 +3,8 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openTrace } from '@tierlab/trace-core';
+import { writePerfettoFromRaw } from '@tierlab/trace-perfetto';
+import { openTextTrace } from '@tierlab/trace-text';
 import { bundledTraces, repoRoot, sharedTrace, sharedTraces } from '@tierlab/test-support';
 import { describe, expect, it } from 'vitest';
 
@@ -112,6 +114,22 @@ describe('tierlab replay on bundled real captures', () => {
     expect(r.stderr).toContain(`bad.tracefs.txt:${target + 1}:`);
     expect(r.stderr).toContain('pfn=0xZZ');
     expect(r.stderr).toMatch(/expected/);
+  });
+});
+
+describe('tierlab replay of a Perfetto trace', () => {
+  it('gives the same numbers as the text capture it was written from', async () => {
+    const text = join(bundledTraces(), 'py_named_threads.tracefs.txt.zst');
+    const pftrace = join(tmp, 'py.pftrace');
+    await writePerfettoFromRaw(openTextTrace(text).batches(), pftrace);
+    const a = tierlab('replay', pftrace, '--quiet', '--json', join(tmp, 'pf.json'));
+    const b = tierlab('replay', text, '--quiet', '--json', join(tmp, 'pf-text.json'));
+    expect(a.code).toBe(0);
+    expect(b.code).toBe(0);
+    const pf = JSON.parse(readFileSync(join(tmp, 'pf.json'), 'utf8')) as Result;
+    const tx = JSON.parse(readFileSync(join(tmp, 'pf-text.json'), 'utf8')) as Result;
+    expect(pf.trace.format).toBe('perfetto');
+    expect(pf.policies.map((p) => p.metrics)).toEqual(tx.policies.map((p) => p.metrics));
   });
 });
 

@@ -18,3 +18,4 @@ export {
 } from './source.js';
 export type { Compression, LineBlock, OpenOptions } from './source.js';
 export { syntaxError, excerptOf } from './errors.js';
+export { reorderBatches } from './reorder.js';

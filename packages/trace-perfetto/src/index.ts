@@ -1,0 +1,10 @@
+export { openPerfetto, READER_NAME } from './reader.js';
+export type { PerfettoReaderOptions, PerfettoTraceReader } from './reader.js';
+export type { PerfettoReaderStats } from './decoder.js';
+export { UNKNOWN_COMM } from './decoder.js';
+export { sniffPerfetto } from './sniff.js';
+export { writePerfettoFromRaw } from './writer.js';
+export type { PerfettoWriterOptions } from './writer.js';
+export { classifyGfpMask, gfpMaskOfClasses } from './gfp.js';
+export { loadSchema } from './schema.js';
+export type { Schema } from './schema.js';
