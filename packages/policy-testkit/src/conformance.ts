@@ -576,7 +576,9 @@ class Kit {
     const policy = problems.attempt(() => makePolicy(this.options.factory, this.options.options));
     if (policy !== undefined) {
       if (typeof policy.onAccessSample !== 'function') problems.add("supports 'access-samples' but has no onAccessSample hook");
-      if (policy.observe?.oracle !== true) problems.add("supports 'access-samples' but observe.oracle is not true: the engine delivers samples only to oracle policies in spec v1");
+      if (policy.observe?.oracle !== true && policy.observe?.accesses !== true) {
+        problems.add("supports 'access-samples' but neither observe.accesses nor observe.oracle is true: the engine delivers CPU samples only to policies that ask for them");
+      }
     }
     if (problems.list.length === 0) {
       const spec = this.spec(this.gen().everyEventKind, this.machineSpecs[0]!);
