@@ -1,40 +1,5 @@
-import { GfpClass } from '@tierlab/trace-core';
+import { classifyGfpNames } from '@tierlab/trace-core';
 import { type PrintTable, printFlags } from './print-fmt.js';
-
-const movableHighmem = GfpClass.movable | GfpClass.highmem;
-
-/**
- * Class bits of each name `trace-cmd report` prints in `gfp_flags=`
- * (`__def_gfpflag_names`, include/trace/events/mmflags.h; composites per
- * include/linux/gfp_types.h). The same table as the text reader's, so a
- * mask gets the same bits whichever file it came from. Names not listed add
- * nothing.
- */
-const nameClass: Readonly<Record<string, number>> = {
-  GFP_TRANSHUGE: movableHighmem,
-  GFP_TRANSHUGE_LIGHT: movableHighmem,
-  GFP_HIGHUSER_MOVABLE: movableHighmem,
-  GFP_HIGHUSER: GfpClass.highmem,
-  GFP_KERNEL_ACCOUNT: GfpClass.kernel | GfpClass.account,
-  GFP_KERNEL: GfpClass.kernel,
-  GFP_NOFS: GfpClass.kernel,
-  GFP_NOIO: GfpClass.kernel,
-  GFP_ATOMIC: GfpClass.kernel,
-  GFP_NOWAIT: GfpClass.kernel,
-  __GFP_MOVABLE: GfpClass.movable,
-  __GFP_HIGHMEM: GfpClass.highmem,
-  __GFP_ZERO: GfpClass.zero,
-  __GFP_WRITE: GfpClass.write,
-  __GFP_ACCOUNT: GfpClass.account,
-};
-
-/** {@link GfpClass} bits of the names a mask prints as; `kernel` is dropped when the mask is movable. */
-export function classifyGfpNames(names: readonly string[]): number {
-  let bits = 0;
-  for (const name of names) bits |= nameClass[name] ?? 0;
-  if ((bits & GfpClass.movable) !== 0) bits &= ~GfpClass.kernel;
-  return bits;
-}
 
 const SLOTS = 1024;
 

@@ -1,10 +1,10 @@
 import { sharedTrace, sharedTraces } from '@tierlab/test-support';
-import { GfpClass } from '@tierlab/trace-core';
+import { GfpClass, classifyGfpNames } from '@tierlab/trace-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseSavedCmdlines } from './comms.js';
 import { fieldOf } from './event-format.js';
 import { type OpenedFile, openRandomAccess } from './file.js';
-import { GfpClassifier, classifyGfpNames } from './gfp.js';
+import { GfpClassifier } from './gfp.js';
 import { type TraceDatLayout, readLayout } from './layout.js';
 import { evaluateConstant, flagColumns, printFlags, printTable } from './print-fmt.js';
 

@@ -19,3 +19,4 @@ export {
 export type { Compression, LineBlock, OpenOptions } from './source.js';
 export { syntaxError, excerptOf } from './errors.js';
 export { reorderBatches } from './reorder.js';
+export { classifyGfpNames, gfpNameClass } from './gfp.js';
