@@ -4,7 +4,8 @@ import { reclaimFidelity } from '@tierlab/fidelity';
 import { listPresets, loadPreset, parseCapacity } from '@tierlab/machines';
 import { ErrorCode, TierlabError, isTierlabError } from '@tierlab/memory-tier-api';
 import { TOOL_VERSION, formatComparison, replay } from '@tierlab/replay';
-import { runCompareCommand } from '@tierlab/report';
+import { runCompareCommand, runReportCommand } from '@tierlab/report';
+import { runSweepCommand } from '@tierlab/sweep';
 import { describePolicies, newPolicyCommand, parsePolicyArgumentAsync, resolvePolicy } from './policies.js';
 
 const USAGE = `tierlab ${TOOL_VERSION}: replay real kernel memory traces through tiering policies
@@ -17,6 +18,11 @@ usage:
                  [--overlay overlay.yaml]   (mbind bindings and device accesses added to the trace)
   tierlab compare <base> <head> [--threshold metric=+2%]... [--format text|markdown|json]
                           deltas per trace, policy and metric (exit 0 ok, 1 regression, 2 bad input)
+  tierlab sweep <trace>... --out <dir> [--machine M]... [--policy P]... [--jobs N] [--force] [--prune]
+                          every trace on every machine through the policies, on worker threads;
+                          resumable (finished cells are kept); results in <dir>/results/
+  tierlab report <results|sweep-dir>... --out report.html
+                          one self-contained HTML file: comparison table and charts per policy
   tierlab fidelity reclaim <trace> --pid N --limit BYTES [--unaccounted BYTES]
                           the engine's reclaim model against the kernel's own reclaim in a
                           capture made inside a memory cgroup (docs/fidelity.md)
@@ -64,6 +70,31 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   if (command === 'fidelity') return fidelity(argv.slice(1));
+  if (command === 'sweep') {
+    const controller = new AbortController();
+    const stop = () => controller.abort();
+    process.once('SIGINT', stop);
+    try {
+      const run = await runSweepCommand(argv.slice(1), {
+        cwd: process.cwd(),
+        signal: controller.signal,
+        progress: (text) => process.stderr.write(text),
+        tty: process.stderr.isTTY === true,
+        columns: process.stderr.columns ?? 80,
+      });
+      process.stdout.write(run.stdout);
+      process.stderr.write(run.stderr);
+      return run.exitCode;
+    } finally {
+      process.off('SIGINT', stop);
+    }
+  }
+  if (command === 'report') {
+    const run = runReportCommand(argv.slice(1));
+    process.stdout.write(run.stdout);
+    process.stderr.write(run.stderr);
+    return run.exitCode;
+  }
   if (command === 'compare') {
     const run = runCompareCommand(argv.slice(1));
     process.stdout.write(run.stdout);
@@ -71,7 +102,7 @@ async function main(argv: string[]): Promise<number> {
     return run.exitCode;
   }
   if (command !== 'replay') {
-    throw new TierlabError({ code: ErrorCode.usage, source: 'cli', message: `unknown command '${command}'`, expected: 'replay, compare, fidelity, policies, new-policy, machines' });
+    throw new TierlabError({ code: ErrorCode.usage, source: 'cli', message: `unknown command '${command}'`, expected: 'replay, sweep, compare, report, fidelity, policies, new-policy, machines' });
   }
   const { values, positionals } = parseArgs({
     args: argv.slice(1),

@@ -180,4 +180,22 @@ describe.skipIf(sharedTraces() === null)('tierlab replay on shared captures', ()
     expect(a.trace.eventCounts).toEqual(b.trace.eventCounts);
     expect(a.policies.map((p) => p.metrics)).toEqual(b.policies.map((p) => p.metrics));
   });
+
+  it('replays perf.data directly to the same numbers as its perf script text', () => {
+    const data = tierlab('replay', sharedTrace('sqlite_orders.perf.data.zst'), '--quiet', '--json', join(tmp, 'perfdata.json'));
+    const text = tierlab('replay', sharedTrace('sqlite_orders.perf-script.txt.zst'), '--quiet', '--json', join(tmp, 'perftext.json'));
+    expect(data.code).toBe(0);
+    expect(text.code).toBe(0);
+    const a = JSON.parse(readFileSync(join(tmp, 'perfdata.json'), 'utf8')) as Result;
+    const b = JSON.parse(readFileSync(join(tmp, 'perftext.json'), 'utf8')) as Result;
+    expect(a.trace.format).toBe('perf.data');
+    expect(a.trace.eventCounts).toEqual(b.trace.eventCounts);
+    // perf.data has nanosecond timestamps, the text microseconds: time-weighted means differ in the 7th digit.
+    for (const [i, policy] of a.policies.entries()) {
+      for (const [name, value] of Object.entries(policy.metrics)) {
+        const other = b.policies[i]!.metrics[name]!;
+        expect(Math.abs(value - other), `${policy.policy}.${name}`).toBeLessThanOrEqual(Math.abs(other) * 1e-6);
+      }
+    }
+  });
 });

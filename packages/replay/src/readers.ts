@@ -6,6 +6,7 @@
 import { ErrorCode, TierlabError } from '@tierlab/memory-tier-api';
 import { type RawBatch, type ReaderStats, openTrace, reorderBatches } from '@tierlab/trace-core';
 import { openTraceDat, sniffTraceDat } from '@tierlab/trace-cmd-dat';
+import { openPerfData, sniffPerfData } from '@tierlab/trace-perf';
 import { openPerfetto, sniffPerfetto } from '@tierlab/trace-perfetto';
 import { openLackey, sniffLackey } from '@tierlab/trace-lackey';
 import { openTextTrace, sniffTextFormat } from '@tierlab/trace-text';
@@ -48,6 +49,7 @@ export async function openAnyTrace(path: string, options: ReaderOptions = {}): P
   if (format === 'lackey') return lackey();
   if (format !== 'auto') return openTextTrace(path, { format, ...zstd });
   const head = await traceHead(path, 65536, options.zstd);
+  if (sniffPerfData(head)) return openPerfData(path, zstd);
   if (sniffTraceDat(head)) return openTraceDat(path, zstd);
   if (sniffPerfetto(head)) {
     // Perfetto bundles hold one CPU's events each: put them in time order.
@@ -61,7 +63,7 @@ export async function openAnyTrace(path: string, options: ReaderOptions = {}): P
     source: 'trace',
     file: path,
     message: 'unrecognised trace format',
-    expected: 'Perfetto protobuf, trace-cmd trace.dat (v6, v7), tracefs or trace-cmd report text, perf script text, or valgrind lackey output',
+    expected: 'perf.data (file or pipe mode), Perfetto protobuf, trace-cmd trace.dat (v6, v7), tracefs or trace-cmd report text, perf script text, or valgrind lackey output',
     excerpt: Buffer.from(head.subarray(0, 80)).toString('latin1').replace(/[^\x20-\x7e]/g, '.'),
   });
 }

@@ -54,7 +54,7 @@ beforeAll(async () => {
   // Outside the tree: the linter would read a .html file here (the screenshots go to test-artifacts/).
   reportFile = join(tmp, 'report.html');
   writeFileSync(reportFile, html);
-});
+}, 300_000);
 
 describe('renderHtmlReport on real replays', () => {
   it('is one self-contained file: uPlot and its CSS inline, nothing to fetch, a policy that forbids fetching', () => {

@@ -9,7 +9,7 @@
  * bytes at risk and, when it has any, metadata bytes.
  */
 
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { ErrorCode, type MetricName, TierlabError, metricNames } from '@tierlab/memory-tier-api';
@@ -82,10 +82,24 @@ export function loadReportInput(paths: readonly string[]): { results: ReplayResu
       results.push(...loaded.results);
       missing.push(...loaded.missing);
     } else {
-      results.push(...validated(path));
+      // A sweep folder without its index (a sweep that was stopped): its results so far.
+      const partial = join(path, 'results');
+      results.push(...validated(isDirectory(path) && !hasJson(path) && isDirectory(partial) ? partial : path));
     }
   }
   return { results, missing };
+}
+
+function isDirectory(path: string): boolean {
+  try {
+    return statSync(path).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+function hasJson(dir: string): boolean {
+  return readdirSync(dir).some((name) => name.endsWith('.json'));
 }
 
 /** Render what {@link loadReportInput} read. */
@@ -281,8 +295,9 @@ function renderResult(r: ReplayResult, id: string, charts: ChartSpec[], colorOf:
         series: ran.map((p) => ({ label: p.policy, color: colorOf.get(p.policy)!, values: scaled(p.series!.accessCostNs, 1e-6) })),
       },
     ];
-    charts.push(...overview);
-    out.push('<h3>Over trace time, every policy</h3>', chartGrid(overview));
+    const shown = overview.map(titled);
+    charts.push(...shown);
+    out.push('<h3>Over trace time, every policy</h3>', chartGrid(shown));
   }
 
   r.policies.forEach((p, index) => {
@@ -297,7 +312,7 @@ function renderResult(r: ReplayResult, id: string, charts: ChartSpec[], colorOf:
       return;
     }
     if (p.series === undefined) return;
-    const specs = policyCharts(r, p, pid, colorOf.get(p.policy)!);
+    const specs = policyCharts(r, p, pid, colorOf.get(p.policy)!).map(titled);
     charts.push(...specs);
     const peak = p.metrics?.metadataBytesPeak ?? 0;
     if (peak > 0 && !Array.isArray((p.series as unknown as Record<string, unknown>).metadataBytes)) {
@@ -375,6 +390,12 @@ function policyCharts(r: ReplayResult, p: PolicyResult, pid: string, color: stri
     });
   }
   return specs;
+}
+
+/** The title, saying so when every value is 0 (capacity lines aside): an empty chart reads as a finding, not a bug. */
+function titled(spec: ChartSpec): ChartSpec {
+  const flat = spec.series.filter((s) => s.dash !== true).every((s) => s.values.every((v) => v === null || v === 0));
+  return flat ? { ...spec, title: `${spec.title} (all zero)` } : spec;
 }
 
 function chartGrid(specs: readonly ChartSpec[]): string {
