@@ -21,7 +21,15 @@ const { loadMachine, resolveMachine } = await imp('machines');
 const { createEventBatch } = await imp('memory-tier-api');
 const { firstTouch } = await imp('policy-first-touch');
 const { kmemTiering } = await imp('policy-kmem-tiering');
+const extraPolicies = [
+  (await imp('policy-zone-nvm')).zoneNvm,
+  (await imp('policy-struct-page')).structPage,
+  (await imp('policy-hmmap')).hmmap,
+  (await imp('policy-oracle')).oracle,
+];
 const { describeDecoder } = await imp('trace-core');
+const { openPerfData } = await imp('trace-perf');
+const { openTraceDat } = await imp('trace-cmd-dat');
 
 const args = process.argv.slice(2);
 const opt = (name, fallback) => {
@@ -122,9 +130,25 @@ if (perfOk) {
   perfRate = tierlab.out.records / p.ms / 1e3;
   say(`perf script -i sqlite_orders.perf.data > /dev/null: ${fmt(p.ms)} ms = ${fmt(perfRate)} M events/s printed`);
   say(`tierlab parsing the same events from that text:     ${fmt(tierlab.ms)} ms = ${fmt(tierlab.out.records / tierlab.ms / 1e3)} M events/s (${fmt(p.ms / tierlab.ms)}x perf script)`);
+  const direct = await best(async () => {
+    const reader = openPerfData(perfData);
+    let records = 0;
+    for await (const b of reader.batches()) records += b.length;
+    return records;
+  });
+  say(`tierlab reading sqlite_orders.perf.data directly:     ${fmt(direct.ms)} ms = ${fmt(direct.out / direct.ms / 1e3)} M events/s (${fmt(p.ms / direct.ms)}x perf script)`);
 } else {
   say('perf script: perf is not installed (apt-get install linux-perf); skipped');
 }
+const dat = join(work, 'git_lua.trace.v6.dat');
+if (!existsSync(dat)) execFileSync('zstd', ['-dqf', join(traces, 'git_lua.trace.v6.dat.zst'), '-o', dat]);
+const datRead = await best(async () => {
+  const reader = openTraceDat(dat);
+  let records = 0;
+  for await (const b of reader.batches()) records += b.length;
+  return records;
+});
+say(`tierlab reading git_lua.trace.v6.dat directly:        ${fmt(datRead.ms)} ms = ${fmt(datRead.out / datRead.ms / 1e3)} M events/s`);
 say('');
 
 // 3. Replay throughput per policy, on normalized events held in memory.
@@ -137,10 +161,26 @@ for (const name of ['git_lua.trace-cmd-report.txt.zst', 'sqlite_orders.perf-scri
   const normMs = performance.now() - t0;
   const events = batches.reduce((s, b) => s + b.length, 0);
   const machine = resolveMachine(loadMachine('dram-pmem'), stats.peakLivePages);
+  // What an oracle knows: accesses per page lifetime, in alloc order (as @tierlab/replay's first pass computes).
+  const lifetimes = [];
+  const seqOf = new Map();
+  for (const b of batches) {
+    for (let i = 0; i < b.length; i++) {
+      if (b.kind[i] === 1) {
+        seqOf.set(b.page[i], lifetimes.length);
+        lifetimes.push(0);
+      } else if (b.kind[i] === 3) {
+        const seq = seqOf.get(b.page[i]);
+        if (seq !== undefined) lifetimes[seq] += b.count[i];
+      }
+    }
+  }
+  const lifetimeAccesses = Float64Array.from(lifetimes);
   say(`  ${name}: ${fmt(stats.records)} records -> ${fmt(events)} events (read + normalize ${fmt(stats.records / normMs / 1e3)} M rec/s)`);
-  for (const factory of [firstTouch, kmemTiering]) {
+  for (const factory of [firstTouch, kmemTiering, ...extraPolicies]) {
     const r = await best(() => {
-      const engine = new Engine({ machine, policy: factory(), seed: 1 });
+      const policy = factory();
+      const engine = new Engine({ machine, policy, seed: 1, ...(policy.observe?.oracle ? { lifetimeAccesses } : {}) });
       for (const b of batches) engine.push(b);
       return engine.finish();
     });
