@@ -2,6 +2,7 @@ import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { reclaimFidelity } from '@tierlab/fidelity';
 import { listPresets, loadPreset, parseCapacity } from '@tierlab/machines';
+import { writeReplayPerfetto } from '@tierlab/perfetto-export';
 import { ErrorCode, TierlabError, isTierlabError } from '@tierlab/memory-tier-api';
 import { TOOL_VERSION, formatComparison, replay } from '@tierlab/replay';
 import { runCompareCommand, runReportCommand } from '@tierlab/report';
@@ -12,8 +13,9 @@ const USAGE = `tierlab ${TOOL_VERSION}: replay real kernel memory traces through
 
 usage:
   tierlab replay <trace> --machine <preset|file> --policy <name|package|./policy.js>[:knob=value,...] [--policy ...]
-                 [--json out.json] [--pid N]... [--comm NAME]... [--seed N] [--interval-ms N]
-                 [--format auto|tracefs|trace-cmd-report|perf-script|lackey] [--quiet]
+                 [--json out.json] [--perfetto out.pftrace] [--pid N]... [--comm NAME]... [--seed N] [--interval-ms N]
+                 [--format auto|tracefs|trace-cmd-report|perf-script|lackey|trace-processor] [--quiet]
+                 [--trace-processor PATH]   (with --format trace-processor: Perfetto's trace_processor_shell)
                  [--damon-target ID=PID]... [--lackey-slice N] [--lackey-ns-per-instruction X]
                  [--overlay overlay.yaml]   (mbind bindings and device accesses added to the trace)
   tierlab compare <base> <head> [--threshold metric=+2%]... [--format text|markdown|json]
@@ -111,6 +113,7 @@ async function main(argv: string[]): Promise<number> {
       machine: { type: 'string', default: 'dram-pmem' },
       policy: { type: 'string', multiple: true },
       json: { type: 'string' },
+      perfetto: { type: 'string' },
       pid: { type: 'string', multiple: true },
       comm: { type: 'string', multiple: true },
       seed: { type: 'string', default: '1' },
@@ -118,6 +121,7 @@ async function main(argv: string[]): Promise<number> {
       format: { type: 'string', default: 'auto' },
       quiet: { type: 'boolean', default: false },
       'damon-target': { type: 'string', multiple: true },
+      'trace-processor': { type: 'string' },
       overlay: { type: 'string' },
       'lackey-slice': { type: 'string' },
       'lackey-ns-per-instruction': { type: 'string' },
@@ -133,7 +137,7 @@ async function main(argv: string[]): Promise<number> {
   if (!(intervalMs > 0)) {
     throw new TierlabError({ code: ErrorCode.usage, source: 'cli', message: 'bad --interval-ms', expected: 'a positive number', excerpt: values['interval-ms']! });
   }
-  const formats = ['auto', 'tracefs', 'trace-cmd-report', 'perf-script', 'lackey'] as const;
+  const formats = ['auto', 'tracefs', 'trace-cmd-report', 'perf-script', 'lackey', 'trace-processor'] as const;
   const format = values.format as (typeof formats)[number];
   if (!formats.includes(format)) {
     throw new TierlabError({ code: ErrorCode.usage, source: 'cli', message: 'bad --format', expected: formats.join(', '), excerpt: String(values.format) });
@@ -165,6 +169,7 @@ async function main(argv: string[]): Promise<number> {
     ...(values.comm ? { comms: values.comm } : {}),
     ...(damonTargets ? { damonTargets } : {}),
     ...(values.overlay ? { overlay: values.overlay } : {}),
+    ...(values['trace-processor'] ? { traceProcessor: values['trace-processor'] } : {}),
     ...(lackeySlice ? { lackeySliceInstructions: lackeySlice } : {}),
     ...(lackeyNs ? { lackeyNsPerInstruction: lackeyNs } : {}),
     ...(showProgress
@@ -177,10 +182,11 @@ async function main(argv: string[]): Promise<number> {
   });
   if (showProgress) process.stderr.write('\r\x1b[K');
   if (values.json) writeFileSync(values.json, `${JSON.stringify(result, null, 2)}\n`);
+  if (values.perfetto) writeReplayPerfetto(result, values.perfetto);
   if (!values.quiet) {
     process.stdout.write(`${formatComparison(result)}\n`);
     const seconds = (performance.now() - started) / 1000;
-    process.stderr.write(`\nreplayed ${result.trace.records.toLocaleString('en-US')} records through ${policies.length} policies in ${seconds.toFixed(2)} s${values.json ? `; JSON written to ${values.json}` : ''}\n`);
+    process.stderr.write(`\nreplayed ${result.trace.records.toLocaleString('en-US')} records through ${policies.length} policies in ${seconds.toFixed(2)} s${values.json ? `; JSON written to ${values.json}` : ''}${values.perfetto ? `; Perfetto trace written to ${values.perfetto}` : ''}\n`);
   }
   const failed = result.policies.some((p) => p.error !== undefined) || result.anomalies.some((a) => a.severity === 'error');
   return failed ? 1 : 0;

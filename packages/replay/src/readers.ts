@@ -8,6 +8,7 @@ import { type RawBatch, type ReaderStats, openTrace, reorderBatches } from '@tie
 import { openTraceDat, sniffTraceDat } from '@tierlab/trace-cmd-dat';
 import { openPerfData, sniffPerfData } from '@tierlab/trace-perf';
 import { openPerfetto, sniffPerfetto } from '@tierlab/trace-perfetto';
+import { openTraceProcessor } from '@tierlab/trace-processor';
 import { openLackey, sniffLackey } from '@tierlab/trace-lackey';
 import { openTextTrace, sniffTextFormat } from '@tierlab/trace-text';
 
@@ -17,7 +18,9 @@ export interface TraceReader {
 }
 
 export interface ReaderOptions {
-  readonly format?: 'auto' | 'tracefs' | 'trace-cmd-report' | 'perf-script' | 'lackey';
+  readonly format?: 'auto' | 'tracefs' | 'trace-cmd-report' | 'perf-script' | 'lackey' | 'trace-processor';
+  /** `trace-processor` format: the trace_processor_shell to run (else $TRACE_PROCESSOR_SHELL, else PATH). */
+  readonly traceProcessor?: string;
   readonly zstd?: 'auto' | 'program' | 'js';
   /** valgrind lackey: instructions per aggregation slice, and ns per instruction. */
   readonly lackeySliceInstructions?: number;
@@ -47,6 +50,10 @@ export async function openAnyTrace(path: string, options: ReaderOptions = {}): P
       ...(options.lackeyNsPerInstruction ? { nsPerInstruction: options.lackeyNsPerInstruction } : {}),
     });
   if (format === 'lackey') return lackey();
+  if (format === 'trace-processor') {
+    // Perfetto's own trace_processor_shell reads the trace (any format it knows), over HTTP RPC on 127.0.0.1.
+    return openTraceProcessor(path, options.traceProcessor === undefined ? {} : { binary: options.traceProcessor });
+  }
   if (format !== 'auto') return openTextTrace(path, { format, ...zstd });
   const head = await traceHead(path, 65536, options.zstd);
   if (sniffPerfData(head)) return openPerfData(path, zstd);

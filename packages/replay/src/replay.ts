@@ -49,7 +49,9 @@ export interface ReplayOptions {
   readonly intervalMs?: number;
   readonly pids?: readonly number[];
   readonly comms?: readonly string[];
-  readonly format?: 'auto' | 'tracefs' | 'trace-cmd-report' | 'perf-script' | 'lackey';
+  readonly format?: 'auto' | 'tracefs' | 'trace-cmd-report' | 'perf-script' | 'lackey' | 'trace-processor';
+  /** With format `trace-processor`: the trace_processor_shell binary. */
+  readonly traceProcessor?: string;
   readonly zstd?: 'auto' | 'program' | 'js';
   /** DAMON regions: physical (default) or virtual addresses of targets (target_id -> pid). */
   readonly damonTargets?: Readonly<Record<number, number>>;
@@ -367,6 +369,7 @@ async function runPass(
   const reader = await openAnyTrace(options.trace, {
     format: options.format ?? 'auto',
     ...(options.zstd ? { zstd: options.zstd } : {}),
+    ...(options.traceProcessor ? { traceProcessor: options.traceProcessor } : {}),
     ...(options.lackeySliceInstructions ? { lackeySliceInstructions: options.lackeySliceInstructions } : {}),
     ...(options.lackeyNsPerInstruction ? { lackeyNsPerInstruction: options.lackeyNsPerInstruction } : {}),
   });
