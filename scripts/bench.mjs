@@ -28,6 +28,7 @@ const extraPolicies = [
   (await imp('policy-oracle')).oracle,
 ];
 const { describeDecoder } = await imp('trace-core');
+const { LifetimeRecorder } = await imp('replay');
 const { openPerfData } = await imp('trace-perf');
 const { openTraceDat } = await imp('trace-cmd-dat');
 
@@ -161,21 +162,10 @@ for (const name of ['git_lua.trace-cmd-report.txt.zst', 'sqlite_orders.perf-scri
   const normMs = performance.now() - t0;
   const events = batches.reduce((s, b) => s + b.length, 0);
   const machine = resolveMachine(loadMachine('dram-pmem'), stats.peakLivePages);
-  // What an oracle knows: accesses per page lifetime, in alloc order (as @tierlab/replay's first pass computes).
-  const lifetimes = [];
-  const seqOf = new Map();
-  for (const b of batches) {
-    for (let i = 0; i < b.length; i++) {
-      if (b.kind[i] === 1) {
-        seqOf.set(b.page[i], lifetimes.length);
-        lifetimes.push(0);
-      } else if (b.kind[i] === 3) {
-        const seq = seqOf.get(b.page[i]);
-        if (seq !== undefined) lifetimes[seq] += b.count[i];
-      }
-    }
-  }
-  const lifetimeAccesses = Float64Array.from(lifetimes);
+  // What an oracle knows: accesses per page lifetime, as replay's first pass records them.
+  const recorder = new LifetimeRecorder();
+  for (const b of batches) recorder.push(b);
+  const lifetimeAccesses = recorder.result();
   say(`  ${name}: ${fmt(stats.records)} records -> ${fmt(events)} events (read + normalize ${fmt(stats.records / normMs / 1e3)} M rec/s)`);
   for (const factory of [firstTouch, kmemTiering, ...extraPolicies]) {
     const r = await best(() => {

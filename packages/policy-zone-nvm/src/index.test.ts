@@ -4,18 +4,15 @@ import { Engine, type EngineResult } from '@tierlab/engine';
 import { loadPreset, resolveMachine } from '@tierlab/machines';
 import {
   AccessSource,
-  type EventBatch,
   EventFlag,
   EventKind,
   PageKind,
   type PolicyFactory,
-  type TierPolicy,
   createEventBatch,
   isTierlabError,
 } from '@tierlab/memory-tier-api';
-import { Normalizer } from '@tierlab/normalizer';
 import { firstTouch } from '@tierlab/policy-first-touch';
-import { type ReplayResult, openAnyTrace, replay } from '@tierlab/replay';
+import { type ReplayResult, replay } from '@tierlab/replay';
 import { bundledTraces } from '@tierlab/test-support';
 import { describe, expect, it } from 'vitest';
 import { zoneNvm } from './index.js';
@@ -51,56 +48,27 @@ function policyResult(result: ReplayResult, name: string) {
   return p as typeof p & EngineResult;
 }
 
-/** The same capture straight through an Engine, checking its invariants (Engine.verify()) every 64 batches. */
-async function replayVerified(capture: (typeof CAPTURES)[number], policy: TierPolicy) {
-  const trace = join(bundledTraces(), capture.name);
-  const pass = async (sink: (batch: EventBatch) => void) => {
-    const reader = await openAnyTrace(trace);
-    const normalizer = new Normalizer({ pids: capture.pids }, sink);
-    for await (const batch of reader.batches()) normalizer.push(batch);
-    normalizer.finish();
-    return normalizer.stats;
-  };
-  // Pass 1: the footprint the relative capacities resolve against, and (for an oracle) each page lifetime's accesses.
-  let lifetimes = new Float64Array(1 << 16);
-  let seqOf = new Int32Array(1 << 16).fill(-1);
-  let count = 0;
-  const stats = await pass((b) => {
-    for (let i = 0; i < b.length; i++) {
-      const page = b.page[i]!;
-      if (b.kind[i] === EventKind.alloc) {
-        while (page >= seqOf.length) {
-          const next = new Int32Array(seqOf.length * 2).fill(-1);
-          next.set(seqOf);
-          seqOf = next;
-        }
-        if (count === lifetimes.length) {
-          const next = new Float64Array(count * 2);
-          next.set(lifetimes);
-          lifetimes = next;
-        }
-        seqOf[page] = count;
-        lifetimes[count++] = 0;
-      } else if (b.kind[i] === EventKind.access && (seqOf[page] ?? -1) >= 0) {
-        lifetimes[seqOf[page]!] = lifetimes[seqOf[page]!]! + b.count[i]!;
-      }
-    }
-  });
-  const machine = resolveMachine(loadPreset('dram-pmem'), Math.max(1, stats.peakLivePages));
-  const engine = new Engine({
-    machine,
-    policy,
+/**
+ * The same capture replayed with the engine's invariants checked (Engine.verify())
+ * every 64 batches and at the end: a violation is an error anomaly of the result.
+ */
+async function replayVerified(capture: CaptureRef, factory: PolicyFactory, options: Record<string, unknown> = {}) {
+  const result = await replay({
+    trace: join(bundledTraces(), capture.name),
+    machine: 'dram-pmem',
+    pids: capture.pids,
+    policies: [{ factory, options }],
     seed: 1,
-    ...(policy.observe?.oracle === true ? { lifetimeAccesses: lifetimes.subarray(0, count) } : {}),
+    verifyEveryBatches: 64,
   });
-  const problems: string[] = [];
-  let batches = 0;
-  await pass((b) => {
-    engine.push(b);
-    if (++batches % 64 === 0) problems.push(...engine.verify());
-  });
-  problems.push(...engine.verify());
-  return { result: engine.finish(), problems };
+  const problems = result.anomalies.filter((a) => a.severity === 'error').map((a) => `${a.name}: ${a.description}`);
+  return { result: result.policies[0] as (typeof result.policies)[number] & EngineResult, problems };
+}
+
+/** A bundled capture and the processes replayed from it. */
+interface CaptureRef {
+  readonly name: string;
+  readonly pids: readonly number[];
 }
 
 describe('zone-nvm golden counters on real captures (dram-pmem)', () => {
@@ -152,7 +120,7 @@ describe('zone-nvm: what the design claims, on the sqlite capture', () => {
   });
 
   it('keeps the engine invariants on the real capture (Engine.verify()) and gives the numbers replay gives', async () => {
-    const { result, problems } = await replayVerified(CAPTURES[0], zoneNvm());
+    const { result, problems } = await replayVerified(CAPTURES[0], zoneNvm);
     expect(problems).toEqual([]);
     const golden = policyResult(await replayed(CAPTURES[0]), 'zone-nvm');
     expect(result.metrics).toEqual(golden.metrics);

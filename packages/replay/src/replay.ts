@@ -60,6 +60,12 @@ export interface ReplayOptions {
   readonly lackeyNsPerInstruction?: number;
   /** A workload overlay file (JSON or YAML): mbind bindings and device accesses added to the trace. */
   readonly overlay?: string;
+  /**
+   * Check every engine's own invariants (Engine.verify(): capacity, one node
+   * per page, LRU lists) after every N batches and at the end; a violation is
+   * an error-level anomaly. Slow: for tests and debugging.
+   */
+  readonly verifyEveryBatches?: number;
   /** Called about every 256 Ki records with the phase and progress. */
   readonly onProgress?: (progress: ReplayProgress) => void;
 }
@@ -163,10 +169,10 @@ export async function replay(options: ReplayOptions): Promise<ReplayResult> {
   const overlay = options.overlay === undefined ? null : loadOverlay(options.overlay, machine);
 
   // Pass 2: replay through every policy at once.
-  const engines: Array<{ engine: Engine | null; policy: TierPolicy; error: PolicyResult['error'] | null }> = [];
+  const engines: EngineSlot[] = [];
   for (const policy of policies) {
     try {
-      engines.push({ engine: null, policy, error: null });
+      engines.push({ engine: null, policy, error: null, batches: 0, violations: [] });
       const slot = engines[engines.length - 1]!;
       slot.engine = new Engine({
         machine,
@@ -181,6 +187,9 @@ export async function replay(options: ReplayOptions): Promise<ReplayResult> {
     }
   }
   const pass = await runPass(options, engines, overlay?.overlay ?? null);
+  if (options.verifyEveryBatches !== undefined) {
+    for (const slot of engines) if (slot.engine !== null) slot.violations.push(...slot.engine.verify());
+  }
   const results: PolicyResult[] = engines.map(({ engine, policy, error }) => {
     const base = {
       policy: policy.name,
@@ -209,6 +218,16 @@ export async function replay(options: ReplayOptions): Promise<ReplayResult> {
     });
   }
   anomalies.push(...pass.normalizer.anomalies());
+  for (const slot of engines) {
+    if (slot.violations.length > 0) {
+      anomalies.push({
+        name: `${slot.policy.name}.engine_invariants`,
+        severity: 'error',
+        value: slot.violations.length,
+        description: `engine invariants broken (Engine.verify()), first: ${slot.violations[0]}`,
+      });
+    }
+  }
   for (const r of results) {
     if ((r.accessesToDeadPages ?? 0) > 0) {
       anomalies.push({
@@ -320,8 +339,11 @@ function identityOf(page: number) {
   return currentNormalizer === null ? null : currentNormalizer.identity(page);
 }
 
-/** The accesses of every page lifetime, in the order of the alloc events: what an oracle knows of the future. */
-class LifetimeRecorder {
+/**
+ * The accesses of every page lifetime, in the order of the alloc events: what
+ * an oracle knows of the future (Engine option `lifetimeAccesses`).
+ */
+export class LifetimeRecorder {
   private totals = new Float64Array(1 << 16);
   private count = 0;
   private seqOfPage = new Int32Array(1 << 16).fill(-1);
@@ -360,9 +382,17 @@ interface PassResult {
   readonly normalizer: Normalizer;
 }
 
+interface EngineSlot {
+  engine: Engine | null;
+  readonly policy: TierPolicy;
+  error: PolicyResult['error'] | null;
+  batches: number;
+  readonly violations: string[];
+}
+
 async function runPass(
   options: ReplayOptions,
-  engines: Array<{ engine: Engine | null; policy: TierPolicy; error: PolicyResult['error'] | null }> | null,
+  engines: EngineSlot[] | null,
   overlay: ResolvedOverlay | null = null,
   lifetimes: LifetimeRecorder | null = null,
 ): Promise<PassResult> {
@@ -374,6 +404,7 @@ async function runPass(
     ...(options.lackeyNsPerInstruction ? { lackeyNsPerInstruction: options.lackeyNsPerInstruction } : {}),
   });
   let normalizer: Normalizer | null = null;
+  const verifyEvery = options.verifyEveryBatches ?? 0;
   const sink = (batch: EventBatch) => {
     if (lifetimes !== null) lifetimes.push(batch);
     if (engines === null) return;
@@ -381,12 +412,9 @@ async function runPass(
       if (slot.engine === null) continue;
       try {
         slot.engine.push(batch);
+        if (verifyEvery > 0 && ++slot.batches % verifyEvery === 0) slot.violations.push(...slot.engine.verify());
       } catch (error) {
-        if (!isTierlabError(error) || error.policy === undefined) {
-          slot.error = describeError(error);
-        } else {
-          slot.error = describeError(error);
-        }
+        slot.error = describeError(error);
         slot.engine = null;
       }
     }
