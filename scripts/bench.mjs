@@ -16,7 +16,7 @@ const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const imp = (pkg) => import(join(root, 'packages', pkg, 'dist', 'index.js'));
 const { openTextTrace } = await imp('trace-text');
 const { Normalizer } = await imp('normalizer');
-const { Engine } = await imp('engine');
+const { Engine, LifetimeRecorder } = await imp('engine');
 const { loadMachine, resolveMachine } = await imp('machines');
 const { createEventBatch } = await imp('memory-tier-api');
 const { firstTouch } = await imp('policy-first-touch');
@@ -28,7 +28,6 @@ const extraPolicies = [
   (await imp('policy-oracle')).oracle,
 ];
 const { describeDecoder } = await imp('trace-core');
-const { LifetimeRecorder } = await imp('replay');
 const { openPerfData } = await imp('trace-perf');
 const { openTraceDat } = await imp('trace-cmd-dat');
 

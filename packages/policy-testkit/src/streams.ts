@@ -5,6 +5,7 @@
  * lost events, page-id reuse, pressure, hot pages on a slow tier).
  */
 
+import { LifetimeRecorder } from '@tierlab/engine';
 import {
   AccessSource,
   type AccessSource as AccessSourceValue,
@@ -59,21 +60,9 @@ const lifetimes = new WeakMap<EventStream, Float64Array>();
 export function lifetimeAccessesOf(stream: EventStream): Float64Array {
   let totals = lifetimes.get(stream);
   if (totals !== undefined) return totals;
-  const perAlloc: number[] = [];
-  const seqOfPage = new Map<number, number>();
-  for (const b of stream.batches) {
-    for (let i = 0; i < b.length; i++) {
-      const kind = b.kind[i]!;
-      if (kind === EventKind.alloc) {
-        seqOfPage.set(b.page[i]!, perAlloc.length);
-        perAlloc.push(0);
-      } else if (kind === EventKind.access) {
-        const seq = seqOfPage.get(b.page[i]!);
-        if (seq !== undefined) perAlloc[seq] = perAlloc[seq]! + b.count[i]!;
-      }
-    }
-  }
-  totals = Float64Array.from(perAlloc);
+  const recorder = new LifetimeRecorder();
+  for (const b of stream.batches) recorder.push(b);
+  totals = recorder.result();
   lifetimes.set(stream, totals);
   return totals;
 }

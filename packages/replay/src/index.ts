@@ -1,4 +1,4 @@
-export { ASSUMPTIONS, LifetimeRecorder, RESULT_SCHEMA, TOOL_NAME, TOOL_VERSION, replay } from './replay.js';
+export { ASSUMPTIONS, RESULT_SCHEMA, TOOL_NAME, TOOL_VERSION, replay } from './replay.js';
 export type { PolicyRequest, PolicyResult, ReplayOptions, ReplayProgress, ReplayResult } from './replay.js';
 export { formatComparison } from './table.js';
 export { openAnyTrace, traceHead } from './readers.js';
