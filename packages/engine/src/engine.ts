@@ -465,7 +465,17 @@ export class Engine {
     this.nodeAllocated[node] = this.nodeAllocated[node]! + nr;
     this.pages.lruAdd(id, node, false);
     if (node !== preferred) this.m.allocFallback++;
-    if (this.policy.onPlaced) this.callHook('onPlaced', () => this.policy.onPlaced!(this.ctx, id, node));
+    if (this.policy.onPlaced) {
+      // Per allocation: called inline, no closure (see callHook for the rest).
+      const saved = this.hook;
+      this.hook = 'onPlaced';
+      try {
+        this.policy.onPlaced(this.ctx, id, node);
+      } catch (cause) {
+        throw this.hookError('onPlaced', cause);
+      }
+      this.hook = saved;
+    }
   }
 
   /** Charge `nr` pages to the memory cgroup, reclaiming from it first when the charge would pass the limit. */
@@ -715,7 +725,16 @@ export class Engine {
       this.deadAccesses++;
       return;
     }
-    if (this.policy.onFree) this.callHook('onFree', () => this.policy.onFree!(this.ctx, id));
+    if (this.policy.onFree) {
+      const saved = this.hook;
+      this.hook = 'onFree';
+      try {
+        this.policy.onFree(this.ctx, id);
+      } catch (cause) {
+        throw this.hookError('onFree', cause);
+      }
+      this.hook = saved;
+    }
     const node = P.node[id]!;
     if (node >= 0) {
       if (P.kind[id] !== PageKind.kernel) this.memcgCharged -= P.nrPages[id]!;

@@ -226,6 +226,8 @@ export class Normalizer {
   private state = new Uint8Array(0);
   private pendingWrite = new Uint8Array(0);
   private allocTime = new Float64Array(0);
+  /** Thread whose pending allocation the page is. */
+  private pendingTid = new Int32Array(0);
   private nextId = 0;
   private freeIds: number[] = [];
 
@@ -427,6 +429,7 @@ export class Normalizer {
           // Emission waits for the next event of this thread: a page-cache insertion makes it a file page.
           this.state[id] = 2;
           ts.pendingPage = id;
+          this.pendingTid[id] = tid;
           break;
         }
         case Tracepoint.mmFilemapAdd: {
@@ -692,8 +695,10 @@ export class Normalizer {
     if (fromFault && kind === PageKind.anon) this.emitAccess(id, t, AccessSource.fault, this.pendingWrite[id] === 1, 0);
   }
 
+  /** The thread whose allocation `id` is pending no longer waits for it. */
   private clearPendingOwner(id: number): void {
-    for (const ts of this.threads.values()) if (ts.pendingPage === id) ts.pendingPage = NO_PAGE;
+    const ts = this.threads.get(this.pendingTid[id]!);
+    if (ts !== undefined && ts.pendingPage === id) ts.pendingPage = NO_PAGE;
   }
 
   private flushThread(tid: number, t: number): void {
@@ -998,6 +1003,7 @@ export class Normalizer {
     this.pendingWrite = copy(this.pendingWrite, (n) => new Uint8Array(n));
     this.allocTime = copy(this.allocTime, (n) => new Float64Array(n));
     this.bound = copy(this.bound, (n) => new Int8Array(n));
+    this.pendingTid = copy(this.pendingTid, (n) => new Int32Array(n));
     this.cap = capacity;
   }
 
