@@ -19,26 +19,10 @@ import {
   TierlabError,
   isTierlabError,
 } from '@tierlab/memory-tier-api';
-import { firstTouch } from '@tierlab/policy-first-touch';
-import { coherentNuma } from '@tierlab/policy-coherent-numa';
-import { hmmMigrate } from '@tierlab/policy-hmm-migrate';
-import { zoneNvm } from '@tierlab/policy-zone-nvm';
-import { structPage } from '@tierlab/policy-struct-page';
-import { hmmap } from '@tierlab/policy-hmmap';
-import { oracle } from '@tierlab/policy-oracle';
-import { kmemTiering } from '@tierlab/policy-kmem-tiering';
+import { builtinPolicies } from '@tierlab/sweep';
 
-/** The policies that ship with tierlab, by name. */
-export const builtinPolicies: ReadonlyMap<string, PolicyFactory> = new Map<string, PolicyFactory>([
-  [firstTouch.policyName, firstTouch as unknown as PolicyFactory],
-  [kmemTiering.policyName, kmemTiering as unknown as PolicyFactory],
-  [coherentNuma.policyName, coherentNuma],
-  [hmmMigrate.policyName, hmmMigrate],
-  [zoneNvm.policyName, zoneNvm],
-  [structPage.policyName, structPage],
-  [hmmap.policyName, hmmap],
-  [oracle.policyName, oracle as unknown as PolicyFactory],
-]);
+/** The policies that ship with tierlab, by name (one list, kept in @tierlab/sweep). */
+export { builtinPolicies };
 
 /** The npm name prefix of policy packages (STYLE.md: `tierlab-policy-*`, `@scope/tierlab-policy-*`). */
 export const POLICY_PACKAGE_PREFIX = 'tierlab-policy-';

@@ -10,7 +10,7 @@ export type {
 } from './sweep.js';
 export { RESULTS_DIR, SWEEP_KEY_VERSION, compareCells, planSweep } from './plan.js';
 export type { CellTask, PlanOptions, PlannedCell, SweepCell, SweepTrace } from './plan.js';
-export { parsePolicySpec, sweepPolicies } from './policies.js';
+export { parsePolicySpec, builtinPolicies } from './policies.js';
 export type { PolicySpec } from './policies.js';
 export { describeCell, formatDuration, formatSweepBar, formatSweepLine, formatSweepProgress } from './progress.js';
 export type { ProgressFormatOptions } from './progress.js';

@@ -13,7 +13,7 @@ import { ErrorCode, TierlabError } from '@tierlab/memory-tier-api';
 import { TOOL_NAME, TOOL_VERSION } from '@tierlab/replay';
 import { hashFile } from '@tierlab/trace-core';
 import { codeFingerprint } from './fingerprint.js';
-import { type PolicySpec, parsePolicySpec, sweepPolicies } from './policies.js';
+import { type PolicySpec, parsePolicySpec, builtinPolicies } from './policies.js';
 
 /** A trace with what belongs to it: a workload overlay, and pid or comm filters. */
 export interface SweepTrace {
@@ -91,7 +91,7 @@ export async function planSweep(options: PlanOptions): Promise<PlannedCell[]> {
   if (options.traces.length === 0) throw usage('no traces given');
   if (options.machines.length === 0) throw usage('no machines given');
   if (options.policies.length === 0) throw usage('no policies given');
-  const specs = options.policies.map((spec) => parsePolicySpec(spec, sweepPolicies));
+  const specs = options.policies.map((spec) => parsePolicySpec(spec, builtinPolicies));
   const groups = groupPolicies(specs);
   const machines = options.machines.map((machine) => {
     const spec = loadMachine(isPreset(machine) ? machine : resolve(options.cwd, machine));

@@ -14,10 +14,13 @@ import { oracle } from '@tierlab/policy-oracle';
 import { structPage } from '@tierlab/policy-struct-page';
 import { zoneNvm } from '@tierlab/policy-zone-nvm';
 
-const factories = [firstTouch, kmemTiering, oracle, coherentNuma, hmmMigrate, hmmap, structPage, zoneNvm] as unknown as PolicyFactory[];
+const factories = [firstTouch, kmemTiering, coherentNuma, hmmMigrate, zoneNvm, structPage, hmmap, oracle] as unknown as PolicyFactory[];
 
-/** Every policy package of this repository, by policy name (the first-party policies; no packages or files from the user's project). */
-export const sweepPolicies: ReadonlyMap<string, PolicyFactory> = new Map(factories.map((f) => [f.policyName, f]));
+/**
+ * The policies that ship with tierlab, by name: the one list (the `tierlab`
+ * command's loader uses it too). No packages or files from the user's project.
+ */
+export const builtinPolicies: ReadonlyMap<string, PolicyFactory> = new Map(factories.map((f) => [f.policyName, f]));
 
 /** One `--policy` argument, parsed and checked. */
 export interface PolicySpec {
@@ -34,11 +37,11 @@ export interface PolicySpec {
 
 /**
  * `name` or `name:knob=value,knob=value` -> a checked spec: the name is one
- * of {@link sweepPolicies} and the knobs are made into a policy once, so a
+ * of {@link builtinPolicies} and the knobs are made into a policy once, so a
  * typo fails before any trace is read. Throws a TierlabError
  * (POLICY_NOT_FOUND, POLICY_KNOB).
  */
-export function parsePolicySpec(spec: string, policies: ReadonlyMap<string, PolicyFactory> = sweepPolicies): PolicySpec {
+export function parsePolicySpec(spec: string, policies: ReadonlyMap<string, PolicyFactory> = builtinPolicies): PolicySpec {
   if (typeof spec !== 'string' || spec.trim() === '') throw new TypeError('a policy spec is a non-empty string');
   const colon = spec.indexOf(':');
   const name = colon < 0 ? spec : spec.slice(0, colon);

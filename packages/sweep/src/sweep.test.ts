@@ -15,7 +15,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { runSweepCommand } from './command.js';
 import { codeFingerprint } from './fingerprint.js';
 import { planSweep } from './plan.js';
-import { sweepPolicies } from './policies.js';
+import { builtinPolicies } from './policies.js';
 import { formatSweepBar, formatSweepLine, formatSweepProgress } from './progress.js';
 import { type SweepOptions, type SweepOutcome, type SweepProgress, runSweep } from './sweep.js';
 
@@ -90,7 +90,7 @@ describe('runSweep on real captures', () => {
     const direct = await replay({
       trace: join(bundledTraces(), 'py_named_threads.tracefs.txt.zst'),
       machine: 'dram-pmem',
-      policies: [{ factory: sweepPolicies.get('first-touch')! }, { factory: sweepPolicies.get('kmem-tiering')! }],
+      policies: [{ factory: builtinPolicies.get('first-touch')! }, { factory: builtinPolicies.get('kmem-tiering')! }],
       seed: 1,
       intervalMs: 100,
     });

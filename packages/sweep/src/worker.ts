@@ -8,7 +8,7 @@ import { parentPort } from 'node:worker_threads';
 import { isTierlabError } from '@tierlab/memory-tier-api';
 import { type PolicyRequest, replay } from '@tierlab/replay';
 import type { CellTask } from './plan.js';
-import { sweepPolicies } from './policies.js';
+import { builtinPolicies } from './policies.js';
 
 /** Main thread to worker. */
 export interface WorkerRequest {
@@ -34,7 +34,7 @@ port.on('message', (request: WorkerRequest) => {
 
 async function run({ id, task }: WorkerRequest): Promise<WorkerReply> {
   const policies: PolicyRequest[] = task.policies.map(({ name, options }) => {
-    const factory = sweepPolicies.get(name);
+    const factory = builtinPolicies.get(name);
     if (factory === undefined) throw new TypeError(`policy '${name}' is not a sweep policy (the main thread checks names)`);
     return { factory, options };
   });
