@@ -29,7 +29,7 @@ const imp = async (pkg) => {
   }
   return import(file);
 };
-const { runSweep, sweepPolicies } = await imp('sweep');
+const { runSweep, builtinPolicies } = await imp('sweep');
 const { compareResults, formatCompareMarkdown } = await imp('report');
 const { metricNames } = await imp('memory-tier-api');
 
@@ -53,7 +53,7 @@ const jobs = values.jobs === undefined ? availableParallelism() : Number(values.
 
 /** The sweeps: one per machine (and overlay), each result later named <trace>.<machine>[.<overlay>].json. */
 function matrix() {
-  const policies = [...sweepPolicies.keys()];
+  const policies = [...builtinPolicies.keys()];
   const sweeps = [
     {
       name: 'dram-pmem',
@@ -67,7 +67,7 @@ function matrix() {
     { policy: 'coherent-numa', machine: 'dram-coherent-gpu', overlay: 'traces/overlays/py-gpu-coherent.yaml' },
   ];
   for (const d of device) {
-    if (!sweepPolicies.has(d.policy)) continue;
+    if (!builtinPolicies.has(d.policy)) continue;
     sweeps.push({
       name: `${d.machine}.${basename(d.overlay, '.yaml')}`,
       traces: [{ file: 'traces/py_named_threads.perf-script.txt.zst', overlay: d.overlay }],
