@@ -41,6 +41,15 @@ describe('resolveMachine', () => {
     expect(dramNode?.watermarks).toEqual({ min: 200, low: 300, high: 400, promo: 500 });
   });
 
+  it('takes a node\'s watermarks as given (read off /proc/zoneinfo), promo defaulting to high + (low - min)', () => {
+    const given = machine([{ ...dram, watermarks: { min: 336, low: 499, high: 662 } }, { ...pmem, watermarks: { min: 470, low: 699, high: 928, promo: 1200 } }]);
+    const [dramNode, pmemNode] = resolveMachine(given, 40_000).nodes;
+    expect(dramNode?.watermarks).toEqual({ min: 336, low: 499, high: 662, promo: 825 });
+    expect(pmemNode?.watermarks).toEqual({ min: 470, low: 699, high: 928, promo: 1200 });
+    expect(() => resolveMachine(machine([{ ...dram, watermarks: { min: 10, low: 5, high: 20 } }]), 40_000)).toThrow(/min <= low <= high/);
+    expect(() => resolveMachine(machine([{ ...dram, watermarks: { min: 1, low: 2, high: 3, wmark: 4 } as never }]), 40_000)).toThrow(/wmark/);
+  });
+
   it('puts nodes in the same 128-wide abstract distance chunk in one tier, fastest first', () => {
     const nodes: NodeSpec[] = [
       { ...pmem, name: 'slow', abstractDistance: 2880 },

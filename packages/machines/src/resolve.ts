@@ -59,7 +59,12 @@ export function resolveMachine(
       capacityPages,
       capacityBytes: capacityPages * PAGE_SIZE,
       tier: tierStarts.indexOf(memoryTierStart(node.abstractDistance)),
-      watermarks: managedPages === 0 ? noWatermarks : computeWatermarks(managedPages, { ...options, lowmemPages }),
+      watermarks:
+        node.watermarks !== undefined
+          ? { ...node.watermarks, promo: node.watermarks.promo ?? node.watermarks.high + (node.watermarks.low - node.watermarks.min) }
+          : managedPages === 0
+            ? noWatermarks
+            : computeWatermarks(managedPages, { ...options, lowmemPages }),
     };
   });
 

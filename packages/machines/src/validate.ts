@@ -19,8 +19,10 @@ const nodeKeys = [
   'abstractDistance',
   'hasCpus',
   'inFallbackZonelist',
+  'watermarks',
   'source',
 ] as const;
+const watermarkKeys = ['min', 'low', 'high', 'promo'] as const;
 const costKeys = [
   'pageFaultNs',
   'hintFaultNs',
@@ -144,6 +146,7 @@ class Checker {
     const hasCpus = this.optionalBoolean(fields, 'hasCpus', path);
     const inFallbackZonelist = this.optionalBoolean(fields, 'inFallbackZonelist', path);
     const source = this.optionalText(fields, 'source', path);
+    const watermarks = fields.watermarks === undefined ? undefined : this.watermarks(fields.watermarks, [...path, 'watermarks']);
     if (hasCpus === true && cpuAccess === 'faults') {
       throw invalidField(this.origin, [...path, 'hasCpus'], 'false for a node the CPU cannot load from (cpuAccess: faults)', hasCpus);
     }
@@ -169,8 +172,23 @@ class Checker {
       abstractDistance,
       ...(hasCpus !== undefined ? { hasCpus } : {}),
       ...(inFallbackZonelist !== undefined ? { inFallbackZonelist } : {}),
+      ...(watermarks !== undefined ? { watermarks } : {}),
       ...(source !== undefined ? { source } : {}),
     };
+  }
+
+  watermarks(value: unknown, path: FieldPath): NonNullable<NodeSpec['watermarks']> {
+    const fields = this.object(value, path, 'watermarks in pages (an object with min, low, high and optionally promo)');
+    this.onlyKeys(fields, watermarkKeys, path);
+    const what = 'a whole number of pages, 0 or more';
+    const min = this.nonNegativeInteger(fields, 'min', path, what);
+    const low = this.nonNegativeInteger(fields, 'low', path, what);
+    const high = this.nonNegativeInteger(fields, 'high', path, what);
+    const promo = fields.promo === undefined ? undefined : this.nonNegativeInteger(fields, 'promo', path, what);
+    if (!(min <= low && low <= high && (promo === undefined || high <= promo))) {
+      throw invalidField(this.origin, path, 'min <= low <= high <= promo', value);
+    }
+    return { min, low, high, ...(promo !== undefined ? { promo } : {}) };
   }
 
   costs(value: unknown, path: FieldPath): CostSpec {

@@ -40,6 +40,14 @@ export interface NodeSpec {
   readonly hasCpus?: boolean;
   /** Allocations may fall back to this node through the zonelist (false for N_COHERENT_MEMORY-style nodes). */
   readonly inFallbackZonelist?: boolean;
+  /**
+   * The node's watermarks in base pages, as a real machine has them (the sum
+   * over the node's zones of `min`, `low`, `high` in /proc/zoneinfo, each plus
+   * the zone's lowmem `protection` for movable allocations). Replaces the
+   * computed ones; `promo` defaults to high + (low - min), as
+   * __setup_per_zone_wmarks() sets WMARK_PROMO.
+   */
+  readonly watermarks?: { readonly min: number; readonly low: number; readonly high: number; readonly promo?: number };
   /** Where the figures come from. */
   readonly source?: string;
 }
