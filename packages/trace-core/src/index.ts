@@ -20,3 +20,4 @@ export type { Compression, LineBlock, OpenOptions } from './source.js';
 export { syntaxError, excerptOf } from './errors.js';
 export { reorderBatches } from './reorder.js';
 export { classifyGfpNames, gfpNameClass } from './gfp.js';
+export { MigrateMode, MigrateReason, migrateModeNames, migrateReasonNames, migrateReasonOf } from './migrate.js';

@@ -37,7 +37,10 @@ export const Tracepoint = {
   damonAggregated: 12,
   /** writeback:writeback_dirty_folio. a=ino, b=index, c=dev (major << 20 | minor). */
   writebackDirtyFolio: 13,
-  /** migrate:mm_migrate_pages. a=succeeded, b=failed. */
+  /**
+   * migrate:mm_migrate_pages, the end of one migrate_pages() call (mm/migrate.c).
+   * a=succeeded, b=failed (base pages), c=reason ({@link MigrateReason}; -1 for a name this table lacks).
+   */
   mmMigratePages: 14,
   /**
    * A loss marker, not an event: `CPU:n [LOST k EVENTS]`, `[k EVENTS DROPPED]`,
@@ -50,6 +53,13 @@ export const Tracepoint = {
    * (a modify counts as both). The record's time is the end of the slice.
    */
   memAccess: 16,
+  /**
+   * migrate:mm_migrate_pages_start, the start of one migrate_pages() call: the task's
+   * mm_page_alloc / mm_page_free up to its mm_migrate_pages are the migration's
+   * destination and source pages. a=mode ({@link MigrateMode}), b=reason ({@link MigrateReason});
+   * -1 for a name the tables lack.
+   */
+  mmMigratePagesStart: 17,
   /** First id of names the reader met that have no fixed id (fields not decoded, counted by name). */
   firstDynamic: 32,
 } as const;
@@ -72,6 +82,7 @@ export const tracepointNames: Readonly<Record<number, string>> = {
   13: 'writeback_dirty_folio',
   14: 'mm_migrate_pages',
   16: 'mem_access',
+  17: 'mm_migrate_pages_start',
 };
 
 /** GFP classes the normalizer needs, from the `gfp_flags=` string. */
