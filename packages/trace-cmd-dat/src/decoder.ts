@@ -38,7 +38,9 @@ const FIELDS: Readonly<Record<number, readonly string[]>> = {
   [Tracepoint.schedProcessExit]: ['pid'],
   [Tracepoint.damonAggregated]: ['target_id', 'start', 'end', 'nr_accesses', 'age'],
   [Tracepoint.writebackDirtyFolio]: ['ino', 'index'],
-  [Tracepoint.mmMigratePages]: ['succeeded', 'failed'],
+  // include/trace/events/migrate.h: `reason` is an int (enum migrate_reason), `mode` an enum migrate_mode.
+  [Tracepoint.mmMigratePages]: ['succeeded', 'failed', 'reason'],
+  [Tracepoint.mmMigratePagesStart]: ['mode', 'reason'],
 };
 
 /** The string field of the tracepoints that keep one. */
@@ -229,6 +231,11 @@ export class Decoder {
         batch.c[n] = bdiDev(spec.stringField!, bytes, view, start, length, le);
         break;
       case Tracepoint.mmMigratePages:
+        batch.a[n] = read(view, start, f, 0, le);
+        batch.b[n] = read(view, start, f, 1, le);
+        batch.c[n] = read(view, start, f, 2, le);
+        break;
+      case Tracepoint.mmMigratePagesStart:
         batch.a[n] = read(view, start, f, 0, le);
         batch.b[n] = read(view, start, f, 1, le);
         break;

@@ -1,7 +1,8 @@
 import { sharedTrace, sharedTraces } from '@tierlab/test-support';
-import { GfpClass, classifyGfpNames } from '@tierlab/trace-core';
+import { GfpClass, MigrateReason, Tracepoint, classifyGfpNames, createRawBatch, migrateModeNames, migrateReasonNames } from '@tierlab/trace-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseSavedCmdlines } from './comms.js';
+import { CommTable, parseSavedCmdlines } from './comms.js';
+import { Decoder } from './decoder.js';
 import { fieldOf } from './event-format.js';
 import { type OpenedFile, openRandomAccess } from './file.js';
 import { GfpClassifier } from './gfp.js';
@@ -111,5 +112,37 @@ describe.skipIf(tracesDir === null)(tracesDir === null ? 'layout (skipped: ../sh
       [2, 'MM_SWAPENTS'],
       [3, 'MM_SHMEMPAGES'],
     ]);
+  });
+
+  it("mm_migrate_pages: this 6.18 kernel's reason and mode names are trace-core's ids, and its record decodes to succeeded, failed, reason", () => {
+    const format = layouts.v7!.formats.find((f) => f.name === 'mm_migrate_pages')!;
+    const reasons = printTable(format.printFmt, '__print_symbolic', 'reason')!;
+    expect(reasons.entries.map((e) => [Number(e.value), e.name])).toEqual(migrateReasonNames.map((name, id) => [id, name]));
+    const modes = printTable(format.printFmt, '__print_symbolic', 'mode')!;
+    // MIGRATE_SYNC_NO_COPY was gone by 6.18.
+    expect(modes.entries.map((e) => [Number(e.value), e.name])).toEqual(migrateModeNames.slice(0, 3).map((name, id) => [id, name]));
+
+    // A record laid out by the embedded format: common_type, then the fields at their offsets.
+    const size = Math.max(...format.fields.map((f) => f.offset + f.size));
+    const bytes = new Uint8Array(size);
+    const view = new DataView(bytes.buffer);
+    view.setUint16(0, format.id, true);
+    view.setBigUint64(fieldOf(format, 'succeeded')!.offset, 12n, true);
+    view.setBigUint64(fieldOf(format, 'failed')!.offset, 3n, true);
+    view.setInt32(fieldOf(format, 'reason')!.offset, MigrateReason.demotion, true);
+    const batch = createRawBatch(1);
+    const decoder = new Decoder({
+      formats: layouts.v7!.formats,
+      littleEndian: true,
+      batch,
+      comms: new CommTable(new Map(), () => 0),
+      intern: () => 0,
+      fail: (message) => {
+        throw new Error(message);
+      },
+    });
+    expect(decoder.resolve(format.id)).toBe(Tracepoint.mmMigratePages);
+    decoder.decode(format.id, view, bytes, 0, size, 0);
+    expect([batch.a[0], batch.b[0], batch.c[0]]).toEqual([12, 3, MigrateReason.demotion]);
   });
 });

@@ -60,7 +60,9 @@ const FIELD_NAMES: Readonly<Record<number, readonly string[]>> = {
   [Tracepoint.schedProcessExit]: ['pid'],
   [Tracepoint.damonAggregated]: ['start', 'end', 'nr_accesses', 'age', 'target_id'],
   [Tracepoint.writebackDirtyFolio]: ['ino', 'index', 'name'],
-  [Tracepoint.mmMigratePages]: ['succeeded', 'failed'],
+  // include/trace/events/migrate.h: `reason` is an int (enum migrate_reason), `mode` an enum migrate_mode.
+  [Tracepoint.mmMigratePages]: ['succeeded', 'failed', 'reason'],
+  [Tracepoint.mmMigratePagesStart]: ['mode', 'reason'],
 };
 
 /** mm_lru_insertion letters (include/trace/events/pagemap.h) and their {@link LruFlag} bits. */
@@ -98,6 +100,7 @@ for (const [id, name] of Object.entries({
   12: 'damon_aggregated',
   13: 'writeback_dirty_folio',
   14: 'mm_migrate_pages',
+  17: 'mm_migrate_pages_start',
 })) {
   fixedIdByName.set(name, Number(id));
 }

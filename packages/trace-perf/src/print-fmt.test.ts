@@ -1,6 +1,7 @@
 import { sharedTrace, sharedTraces } from '@tierlab/test-support';
-import { GfpClass, LruFlag, openTrace } from '@tierlab/trace-core';
+import { GfpClass, LruFlag, Tracepoint, openTrace } from '@tierlab/trace-core';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { EventTable, MAX_FIELDS, NumCode } from './events.js';
 import { classifyGfpMask, defaultGfpTable } from './gfp.js';
 import { featureBits, parseFileHeader, u64 } from './header.js';
 import { conditionalLetters, evaluateConstant, printFlagsTable } from './print-fmt.js';
@@ -114,5 +115,19 @@ describe.skipIf(shared === null)(`the tracing data of a real capture${shared ===
       { letter: 'B', mask: 0x40 },
     ]);
     expect(LruFlag.buffers).toBe(32);
+  });
+
+  it('mm_migrate_pages: a..c read succeeded, failed and the int reason at their offsets', () => {
+    const migrate = format('mm_migrate_pages');
+    const table = new EventTable(tracing.events);
+    const slot = table.names.indexOf('mm_migrate_pages');
+    expect(table.kind[slot]).toBe(Tracepoint.mmMigratePages);
+    const at = (k: number) => [table.offset[slot * MAX_FIELDS + k], table.code[slot * MAX_FIELDS + k]];
+    const offset = (name: string) => migrate.fields.find((f) => f.name === name)!.offset;
+    expect([at(0), at(1), at(2)]).toEqual([
+      [offset('succeeded'), NumCode.u64],
+      [offset('failed'), NumCode.u64],
+      [offset('reason'), NumCode.s32],
+    ]);
   });
 });

@@ -95,7 +95,8 @@ export const tracepointFields: Readonly<Record<number, TracepointFields>> = {
     fields: [f('name', 2, str, Convert.bdiDev), f('ino', 0, u64), f('index', 1, u64)],
   },
   // include/trace/events/migrate.h
-  [Tracepoint.mmMigratePages]: { group: 'migrate', fields: [f('succeeded', 0, u64), f('failed', 1, u64)] },
+  [Tracepoint.mmMigratePages]: { group: 'migrate', fields: [f('succeeded', 0, u64), f('failed', 1, u64), f('reason', 2, i64)] },
+  [Tracepoint.mmMigratePagesStart]: { group: 'migrate', fields: [f('mode', 0, u64), f('reason', 1, i64)] },
 };
 
 // include/trace/events/pagemap.h

@@ -89,3 +89,28 @@ describe.skipIf(!haveTraces)(haveTraces ? 'text captures through Perfetto and ba
     expect(result.records).toBe(11_559);
   });
 });
+
+describe('the migrate tracepoints through Perfetto and back', () => {
+  // The kernel's TP_printk text (include/trace/events/migrate.h, 6.1 and 6.3+) among real lines of py_named_threads.tracefs.
+  const lines = [
+    '  alloc worker 0-24485   [001] d....  2727.892092: page_fault_user: address=0x7fb15c0bbf78 ip=0x7fb15c4bd8ea error_code=0x6',
+    '  alloc worker 0-24485   [001] .....  2727.892093: mm_migrate_pages_start: mode=MIGRATE_ASYNC reason=numa_misplaced',
+    '  alloc worker 0-24485   [001] .....  2727.892094: mm_page_alloc: page=0000000048d466a3 pfn=0x1197e3 order=0 migratetype=1 gfp_flags=GFP_HIGHUSER_MOVABLE|__GFP_ZERO|__GFP_COMP',
+    '  alloc worker 0-24485   [001] .....  2727.892095: mm_page_free: page=00000000e8b32b44 pfn=0x1c743c order=0',
+    '  alloc worker 0-24485   [001] .....  2727.892096: mm_migrate_pages: nr_succeeded=1 nr_failed=0 nr_thp_succeeded=0 nr_thp_failed=0 nr_thp_split=0 mode=MIGRATE_ASYNC reason=numa_misplaced',
+    '         kswapd0-47      [000] .....  2727.892100: mm_migrate_pages_start: mode=MIGRATE_SYNC_LIGHT reason=demotion',
+    '         kswapd0-47      [000] .....  2727.892101: mm_migrate_pages: nr_succeeded=12 nr_failed=3 nr_thp_succeeded=0 nr_thp_failed=0 nr_thp_split=0 nr_split=0 mode=MIGRATE_ASYNC reason=demotion',
+    '         kswapd0-47      [000] .....  2727.892102: mm_migrate_pages_start: mode=MIGRATE_ASYNC reason=some_future_reason',
+  ];
+  for (const genericEvents of ['descriptors', 'legacy'] as const) {
+    it(`keeps mode, reason and the counts (${genericEvents})`, async () => {
+      const source = path.join(dir, `migrate-${genericEvents}.txt`);
+      writeFileSync(source, `${lines.join('\n')}\n`);
+      const out = path.join(dir, `migrate-${genericEvents}.pftrace`);
+      await writePerfettoFromRaw(openTextTrace(source).batches(), out, genericEvents === 'legacy' ? { genericEvents } : {});
+      const result = await compareRecords(openTextTrace(source).batches(), openPerfetto(out).batches());
+      expect(result.mismatches).toEqual([]);
+      expect(result.records).toBe(lines.length);
+    });
+  }
+});

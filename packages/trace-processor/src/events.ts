@@ -32,7 +32,8 @@ export const argSpecs: Readonly<Record<number, Readonly<Record<string, ArgSpec>>
   [Tracepoint.schedProcessFork]: { parent_pid: n(0), child_pid: n(1), child_comm: { column: 2, convert: Convert.string } },
   [Tracepoint.schedProcessExec]: { pid: n(0), old_pid: n(1), filename: { column: 2, convert: Convert.string } },
   [Tracepoint.schedProcessExit]: { pid: n(0) },
-  [Tracepoint.mmMigratePages]: { succeeded: n(0), failed: n(1) },
+  [Tracepoint.mmMigratePages]: { succeeded: n(0), failed: n(1), reason: n(2) },
+  [Tracepoint.mmMigratePagesStart]: { mode: n(0), reason: n(1) },
 };
 
 /** Fixed ids by the event name trace processor gives (`name` column, no group). */
@@ -49,6 +50,7 @@ export const tracepointIdByName: Readonly<Record<string, number>> = {
   sched_process_exec: Tracepoint.schedProcessExec,
   sched_process_exit: Tracepoint.schedProcessExit,
   mm_migrate_pages: Tracepoint.mmMigratePages,
+  mm_migrate_pages_start: Tracepoint.mmMigratePagesStart,
 };
 
 /** SQL condition on the event name column selecting the events above (and every mm_lru_* / sched_process_*). */

@@ -5,7 +5,7 @@
  */
 
 import { ErrorCode, TierlabError } from '@tierlab/memory-tier-api';
-import { Tracepoint, excerptOf, syntaxError, tracepointNames } from '@tierlab/trace-core';
+import { MigrateReason, Tracepoint, excerptOf, migrateModeNames, migrateReasonNames, syntaxError, tracepointNames } from '@tierlab/trace-core';
 import type { RawBatch, ReaderStats } from '@tierlab/trace-core';
 import { ByteTable, hashRange, viewOf } from './byte-table.js';
 import { classifyGfpFlags } from './gfp.js';
@@ -58,11 +58,21 @@ const K_INO = latin1('ino=');
 const K_INDEX = latin1('index=');
 const K_NR_SUCCEEDED = latin1('nr_succeeded=');
 const K_NR_FAILED = latin1('nr_failed=');
+const K_MODE = latin1('mode=');
+const K_REASON = latin1('reason=');
 const K_PERF_RECORD_ = latin1('PERF_RECORD_');
 const K_PERF_RECORD_LOST = latin1('PERF_RECORD_LOST');
 
 /** rss_stat `type=` names in `member` order (include/linux/mm_types_task.h, enum NR_MM_COUNTERS). */
 const RSS_MEMBERS = ['MM_FILEPAGES', 'MM_ANONPAGES', 'MM_SWAPENTS', 'MM_SHMEMPAGES'].map(latin1);
+
+/** Migrate `reason=` names with their MigrateReason ids (`cma`: MR_CMA, the name of MR_CONTIG_RANGE before 5.x), `mode=` names with their MigrateMode ids. */
+type Symbols = readonly (readonly [Uint8Array, number])[];
+const MIGRATE_REASONS: Symbols = [
+  ...migrateReasonNames.map((name, id) => [latin1(name), id] as const),
+  [latin1('cma'), MigrateReason.contigRange],
+];
+const MIGRATE_MODES: Symbols = migrateModeNames.map((name, id) => [latin1(name), id] as const);
 
 /** mm_lru_insertion `flags=` columns (include/trace/events/pagemap.h): the letter column k shows for LruFlag bit 1 << k. */
 const LRU_FLAG_LETTERS = [77 /* M */, 97 /* a */, 115 /* s */, 98 /* b */, 100 /* d */, 66 /* B */];
@@ -84,7 +94,8 @@ const X = {
   lruFlags: "'flags=' and 6 columns, each its letter (M a|f s b d B) or a space",
   damon: "'target_id=N nr_regions=N START-END: NR_ACCESSES AGE'",
   writeback: "'bdi MAJOR:MINOR: ino=N index=N'",
-  migrate: "'nr_succeeded=N nr_failed=N'",
+  migrate: "'nr_succeeded=N nr_failed=N … reason=REASON'",
+  migrateStart: "'mode=MODE reason=REASON'",
   fork: "'comm=COMM pid=N child_comm=COMM child_pid=N'",
   exec: "'filename=PATH pid=N old_pid=N'",
   exit: "'comm=COMM pid=N …'",
@@ -533,8 +544,14 @@ export class LineParser {
         break;
       }
       case Tracepoint.mmMigratePages:
+        // Fields by name: 5.x added nr_thp_*, 6.3 nr_split; mode and reason come last.
         batch.a[n] = this.decimalField(buf, j, e, K_NR_SUCCEEDED, X.migrate);
         batch.b[n] = this.decimalField(buf, this.p, e, K_NR_FAILED, X.migrate);
+        batch.c[n] = this.symbolField(buf, this.p, e, K_REASON, MIGRATE_REASONS, X.migrate);
+        break;
+      case Tracepoint.mmMigratePagesStart:
+        batch.a[n] = this.symbolField(buf, j, e, K_MODE, MIGRATE_MODES, X.migrateStart);
+        batch.b[n] = this.symbolField(buf, this.p, e, K_REASON, MIGRATE_REASONS, X.migrateStart);
         break;
       default:
         break;
@@ -624,6 +641,31 @@ export class LineParser {
     const value = this.decimal(buf, at, e);
     if (Number.isNaN(value) || (this.p < e && buf[this.p] !== SP)) throw this.fail(at, 'not a decimal value', expected);
     return value;
+  }
+
+  /**
+   * `keyNAME` → the id of NAME in `symbols` (a `__print_symbolic` field); a value the
+   * kernel's table lacks prints as `0x…`, read as that number; another name → -1
+   * (a newer kernel's). this.p = after the value.
+   */
+  private symbolField(buf: Buffer, from: number, e: number, key: Uint8Array, symbols: Symbols, expected: string): number {
+    const at = this.seek(buf, from, e, key);
+    if (at < 0) throw this.fail(from, `missing ${expected}`, expected);
+    let end = at;
+    while (end < e && buf[end] !== SP) end++;
+    if (end === at) throw this.fail(at, 'an empty value', expected);
+    this.p = end;
+    for (const [name, id] of symbols) if (equalsBytes(buf, at, end, name)) return id;
+    if (end - at > 2 && buf[at] === 48 && buf[at + 1] === 120) {
+      let value = 0;
+      for (let i = at + 2; i < end; i++) {
+        const d = hexDigit(buf[i]!);
+        if (d < 0) return -1;
+        value = value * 16 + d;
+      }
+      return value;
+    }
+    return -1;
   }
 
   /** An optionally negative decimal at `at` (NaN when there is none); this.p = after it. */
@@ -791,6 +833,12 @@ function lastIndexIn(buf: Buffer, needle: string, from: number, to: number): num
 function startsWith(buf: Buffer, at: number, e: number, prefix: string): boolean {
   if (at + prefix.length > e) return false;
   for (let k = 0; k < prefix.length; k++) if (buf[at + k] !== prefix.charCodeAt(k)) return false;
+  return true;
+}
+
+function equalsBytes(buf: Buffer, at: number, end: number, name: Uint8Array): boolean {
+  if (end - at !== name.length) return false;
+  for (let k = 0; k < name.length; k++) if (buf[at + k] !== name[k]) return false;
   return true;
 }
 
