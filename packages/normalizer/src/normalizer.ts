@@ -15,6 +15,13 @@
  * Threads share an address space; tracefs shows thread ids only, so threads
  * are joined to one address space when `rss_stat` (curr=1) shows the same
  * `mm_id` for both. `sched_process_exec` starts a new address space.
+ *
+ * The traced kernel's own page migrations (NUMA-balancing promotions, demotions
+ * in reclaim, compaction) are not workload behaviour: a migrate_pages() call
+ * (mm/migrate.c) shows on its task as `mm_migrate_pages_start`, then per folio
+ * an `mm_page_alloc` of the destination and an `mm_page_free` of the source,
+ * then `mm_migrate_pages`. Inside such a bracket the page keeps its id and moves
+ * to the destination pfn; nothing is emitted.
  */
 
 import {
@@ -27,7 +34,7 @@ import {
   PageKind,
   createEventBatch,
 } from '@tierlab/memory-tier-api';
-import { GfpClass, LruFlag, type RawBatch, Tracepoint } from '@tierlab/trace-core';
+import { GfpClass, LruFlag, MigrateReason, type RawBatch, Tracepoint } from '@tierlab/trace-core';
 
 export interface NormalizerOptions {
   /** Keep only these processes and their descendants (rebuilt from sched_process_fork). */
@@ -67,6 +74,12 @@ export interface NormalizerOptions {
   readonly onRealRefault?: (page: number, timeNs: number) => void;
   /** Called when a reclaim window of the real kernel begins and ends. */
   readonly onReclaimWindow?: (window: number, tid: number, beginNs: number, endNs: number) => void;
+  /**
+   * Called for every migration of a tracked page that the traced kernel made itself
+   * (a migrate_pages() bracket): `reason` is its {@link MigrateReason}, `toPfn` -1 when
+   * the kernel's destination is not in the trace (compaction). The page keeps its id.
+   */
+  readonly onKernelMigration?: (page: number, timeNs: number, reason: number, fromPfn: number, toPfn: number) => void;
 }
 
 /** An overlay with node names resolved to ids and addresses to page numbers. */
@@ -141,6 +154,30 @@ export interface NormalizerStats {
   /** Overlay: pages an mbind binding applied to, and device accesses added. */
   overlayBoundPages: number;
   overlayDeviceAccesses: number;
+  /**
+   * The traced kernel's own migrations: migrate_pages() calls (mm_migrate_pages_start
+   * .. mm_migrate_pages on one task), and the pages they moved, counted in base pages
+   * as the kernel's nr_succeeded counts them. Relinked pages keep their id at the new
+   * pfn; none of it is replayed (the policy under test places pages itself).
+   */
+  kernelMigrationCalls: number;
+  /** Sum of mm_migrate_pages nr_succeeded, whatever the task. */
+  kernelMigrationsReported: number;
+  /** Relinked with reason numa_misplaced (promotions on NUMA hint faults), demotion (reclaim), any other. */
+  kernelPromotionsRelinked: number;
+  kernelDemotionsRelinked: number;
+  kernelOtherMigrationsRelinked: number;
+  /** Compaction: the destination comes from compaction's own free pages (no mm_page_alloc): the page lives on at an unknown pfn. */
+  kernelMigrationsPfnUnknown: number;
+  /** Sources the normalizer does not track (other processes' pages, pages from before the trace): paired and dropped. */
+  kernelMigrationsUntracked: number;
+  /** Destinations freed inside the call: migrations that failed (the source stays). */
+  kernelMigrationsFailed: number;
+  /** Destinations never paired with a source by the call's end (forgotten), and sources freed with no destination queued (freed). */
+  kernelMigrationDestinationsUnpaired: number;
+  kernelMigrationSourcesUnpaired: number;
+  /** Pairs whose source and destination orders differ (relinked all the same). */
+  kernelMigrationOrderMismatches: number;
   /** Events emitted to the engine. */
   eventsOut: number;
   /** Live base pages now, and at peak: the footprint capacities are resolved against. */
@@ -151,6 +188,21 @@ export interface NormalizerStats {
 }
 
 const NO_PAGE = -1;
+
+/**
+ * One migrate_pages() call under way on a task: the destinations it allocated
+ * and has not yet paired with a source, oldest first. 6.1 migrates one folio at
+ * a time (allocate, move, free the source); 6.3+ batches (every allocation, then
+ * the frees in the same order): pairing in order covers both.
+ */
+interface MigrationBracket {
+  open: boolean;
+  reason: number;
+  destPfn: number[];
+  destPages: number[];
+  /** Index of the oldest unpaired destination. */
+  head: number;
+}
 
 /** Per-thread pending state: a fault waiting for its allocation, an allocation waiting for its identity. */
 interface ThreadState {
@@ -200,6 +252,17 @@ export class Normalizer {
     truncations: 0,
     overlayBoundPages: 0,
     overlayDeviceAccesses: 0,
+    kernelMigrationCalls: 0,
+    kernelMigrationsReported: 0,
+    kernelPromotionsRelinked: 0,
+    kernelDemotionsRelinked: 0,
+    kernelOtherMigrationsRelinked: 0,
+    kernelMigrationsPfnUnknown: 0,
+    kernelMigrationsUntracked: 0,
+    kernelMigrationsFailed: 0,
+    kernelMigrationDestinationsUnpaired: 0,
+    kernelMigrationSourcesUnpaired: 0,
+    kernelMigrationOrderMismatches: 0,
     eventsOut: 0,
     livePages: 0,
     peakLivePages: 0,
@@ -263,6 +326,9 @@ export class Normalizer {
   /** Lifetime mode: (file, index) keys the real kernel evicted, to count its refaults. */
   private readonly evictedKeys = new Map<number, Set<number>>();
   private kswapdComms = new Int8Array(0);
+  /** migrate_pages() brackets by task (kept for reuse once closed), and how many are open. */
+  private readonly brackets = new Map<number, MigrationBracket>();
+  private openBrackets = 0;
   /** Device bursts not yet run: [time, access index, remaining], ordered by time. */
   private deviceQueue: { at: number; index: number; left: number }[] = [];
   private bound = new Int8Array(0);
@@ -375,6 +441,24 @@ export class Normalizer {
         if (!Number.isNaN(lost)) stats.lostEvents += lost;
         this.emit(EventKind.lost, t, NO_PAGE, 0, 0, -1, Number.isNaN(lost) ? 0 : lost);
         continue;
+      }
+
+      if (event === Tracepoint.mmMigratePagesStart) {
+        this.openBracket(tid, B[i]!, t, isSelected);
+        this.countInformational(isSelected);
+        continue;
+      }
+      if (event === Tracepoint.mmMigratePages) {
+        stats.kernelMigrationsReported += A[i]!;
+        this.closeBracket(tid);
+        this.countInformational(isSelected);
+        continue;
+      }
+      if (this.openBrackets > 0 && (event === Tracepoint.mmPageAlloc || event === Tracepoint.mmPageFree)) {
+        const bracket = this.brackets.get(tid);
+        if (bracket?.open === true && (event === Tracepoint.mmPageAlloc ? this.migrationDestination(bracket, A[i]!, B[i]!, C[i]!, t) : this.migrationFree(bracket, A[i]!, t))) {
+          continue;
+        }
       }
 
       switch (event) {
@@ -616,7 +700,114 @@ export class Normalizer {
   finish(): void {
     const t = this.lastTime;
     for (const [tid, ts] of this.threads) this.flushThreadState(ts, tid, -1, t);
+    for (const tid of this.brackets.keys()) this.closeBracket(tid);
     this.flushOut();
+  }
+
+  // ---- the traced kernel's own migrations ----
+
+  /**
+   * mm_migrate_pages_start on `tid`. A promotion (numa_misplaced) is made by
+   * migrate_misplaced_page() from the NUMA hint fault the thread has pending
+   * (do_numa_page): that fault hit a mapped page, so it is flushed now as an
+   * access to that page and cannot take the destination. Other reasons leave the
+   * thread alone (a fault pending through direct reclaim still waits for its allocation).
+   */
+  private openBracket(tid: number, reason: number, t: number, isSelected: boolean): void {
+    let bracket = this.brackets.get(tid);
+    if (bracket === undefined) {
+      bracket = { open: false, reason: -1, destPfn: [], destPages: [], head: 0 };
+      this.brackets.set(tid, bracket);
+    }
+    // A start without the previous call's end (lost events): end that one first.
+    if (bracket.open) this.closeBracket(tid);
+    if (isSelected && reason === MigrateReason.numaMisplaced) this.flushThread(tid, t);
+    bracket.open = true;
+    bracket.reason = reason;
+    bracket.destPfn.length = 0;
+    bracket.destPages.length = 0;
+    bracket.head = 0;
+    this.openBrackets++;
+  }
+
+  /** mm_migrate_pages on `tid`: the call is over; destinations it never paired are forgotten. */
+  private closeBracket(tid: number): void {
+    const bracket = this.brackets.get(tid);
+    if (bracket === undefined || !bracket.open) return;
+    for (let k = bracket.head; k < bracket.destPages.length; k++) this.stats.kernelMigrationDestinationsUnpaired += bracket.destPages[k]!;
+    bracket.open = false;
+    this.openBrackets--;
+    this.stats.kernelMigrationCalls++;
+  }
+
+  /**
+   * mm_page_alloc inside a bracket: a movable allocation is the destination of
+   * the next source (queued; true). Compaction takes its destinations from the
+   * free pages it isolated (compaction_alloc(), no mm_page_alloc), so its brackets
+   * queue nothing; nor is a kernel allocation (an interrupt's) a destination.
+   */
+  private migrationDestination(bracket: MigrationBracket, pfn: number, order: number, gfp: number, t: number): boolean {
+    if (bracket.reason === MigrateReason.compaction || (gfp & GfpClass.movable) === 0) return false;
+    // A pfn still mapped means we missed its free (lost events): end that page first.
+    const stale = this.pfnMap.get(pfn);
+    if (stale !== undefined) this.freePage(stale, t);
+    bracket.destPfn.push(pfn);
+    bracket.destPages.push(2 ** order);
+    return true;
+  }
+
+  /**
+   * mm_page_free inside a bracket; true when it is the migration's and handled:
+   * - a queued destination: the migration failed and the kernel freed the new page;
+   * - a tracked page's pfn: the source; the page moves to the oldest queued destination
+   *   (compaction: to an unknown pfn) and lives on;
+   * - an untracked pfn with a destination queued: another process's page moved (paired, dropped).
+   * A tracked source with no destination queued is freed as outside a bracket (counted).
+   */
+  private migrationFree(bracket: MigrationBracket, pfn: number, t: number): boolean {
+    const stats = this.stats;
+    const destPfn = bracket.destPfn;
+    for (let k = bracket.head; k < destPfn.length; k++) {
+      if (destPfn[k] !== pfn) continue;
+      stats.kernelMigrationsFailed += bracket.destPages[k]!;
+      destPfn.splice(k, 1);
+      bracket.destPages.splice(k, 1);
+      return true;
+    }
+    // inode mode: a page the real kernel evicted is freed as expected.
+    if (this.releasedPfns.has(pfn)) return false;
+    const queued = bracket.head < destPfn.length;
+    const id = this.pfnMap.get(pfn);
+    if (id === undefined) {
+      if (!queued) return false;
+      stats.kernelMigrationsUntracked += bracket.destPages[bracket.head]!;
+      bracket.head++;
+      return true;
+    }
+    // Kernel memory is not on an LRU list: these calls do not move it.
+    if (this.kind[id] === PageKind.kernel) return false;
+    const reason = bracket.reason;
+    const nrPages = this.nr[id]!;
+    let toPfn: number;
+    if (reason === MigrateReason.compaction) {
+      toPfn = -1;
+      stats.kernelMigrationsPfnUnknown += nrPages;
+    } else if (queued) {
+      toPfn = destPfn[bracket.head]!;
+      if (bracket.destPages[bracket.head] !== nrPages) stats.kernelMigrationOrderMismatches++;
+      bracket.head++;
+      if (reason === MigrateReason.numaMisplaced) stats.kernelPromotionsRelinked += nrPages;
+      else if (reason === MigrateReason.demotion) stats.kernelDemotionsRelinked += nrPages;
+      else stats.kernelOtherMigrationsRelinked += nrPages;
+    } else {
+      stats.kernelMigrationSourcesUnpaired += nrPages;
+      return false;
+    }
+    this.pfnMap.delete(pfn);
+    this.pfnOf[id] = toPfn;
+    if (toPfn >= 0) this.pfnMap.set(toPfn, id);
+    if (this.options.onKernelMigration) this.options.onKernelMigration(id, t, reason, pfn, toPfn);
+    return true;
   }
 
   /** Counted anomalies, for the result. */
@@ -636,6 +827,19 @@ export class Normalizer {
     add('time_reordered', 'info', s.timeReordered, 'records whose time went backwards (clamped)');
     add('sample_pages_implicit', 'info', s.samplePagesImplicit, 'pages known only from access samples or DAMON regions (no allocation in the trace): replayed as implicit pages');
     add('sample_pages_ignored', 'info', s.samplePagesIgnored, 'pages of access samples or DAMON regions that the trace never showed allocated, in a trace that has allocations: not replayed');
+    const relinked = s.kernelPromotionsRelinked + s.kernelDemotionsRelinked + s.kernelOtherMigrationsRelinked;
+    add(
+      'kernel_migrations_relinked',
+      'info',
+      relinked,
+      `the trace's own migrations (base pages): ${s.kernelPromotionsRelinked} promotions (numa_misplaced), ${s.kernelDemotionsRelinked} demotions, ${s.kernelOtherMigrationsRelinked} other relinked to their new pfn, not replayed (the kernel reported ${s.kernelMigrationsReported} in ${s.kernelMigrationCalls} calls)`,
+    );
+    add('kernel_migrations_pfn_unknown', 'info', s.kernelMigrationsPfnUnknown, "pages the trace's compaction moved to a pfn it does not show: kept alive, their later free cannot be matched");
+    add('kernel_migrations_untracked', 'info', s.kernelMigrationsUntracked, "the trace's own migrations of pages not followed (other processes, allocated before the trace)");
+    add('kernel_migrations_failed', 'info', s.kernelMigrationsFailed, "the trace's own migrations that failed (destination freed, the page stayed)");
+    add('kernel_migration_destinations_unpaired', 'warning', s.kernelMigrationDestinationsUnpaired, 'destinations of the trace\'s own migrations that no source free matched by the end of the call: forgotten');
+    add('kernel_migration_sources_unpaired', 'warning', s.kernelMigrationSourcesUnpaired, 'pages freed inside the trace\'s own migrations with no destination allocated: freed as the trace shows');
+    add('kernel_migration_order_mismatches', 'warning', s.kernelMigrationOrderMismatches, 'migration sources and destinations paired in order whose sizes differ: relinked anyway');
     return list;
   }
 
