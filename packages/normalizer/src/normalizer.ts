@@ -202,7 +202,14 @@ interface MigrationBracket {
   destPages: number[];
   /** Index of the oldest unpaired destination. */
   head: number;
+  /**
+   * A promotion's one source: the page its hint fault hit, NO_PAGE when not known
+   * (then any tracked page freed is a source), SOURCE_TAKEN once it has moved.
+   */
+  source: number;
 }
+
+const SOURCE_TAKEN = -2;
 
 /** Per-thread pending state: a fault waiting for its allocation, an allocation waiting for its identity. */
 interface ThreadState {
@@ -716,12 +723,19 @@ export class Normalizer {
   private openBracket(tid: number, reason: number, t: number, isSelected: boolean): void {
     let bracket = this.brackets.get(tid);
     if (bracket === undefined) {
-      bracket = { open: false, reason: -1, destPfn: [], destPages: [], head: 0 };
+      bracket = { open: false, reason: -1, destPfn: [], destPages: [], head: 0, source: NO_PAGE };
       this.brackets.set(tid, bracket);
     }
     // A start without the previous call's end (lost events): end that one first.
     if (bracket.open) this.closeBracket(tid);
-    if (isSelected && reason === MigrateReason.numaMisplaced) this.flushThread(tid, t);
+    bracket.source = NO_PAGE;
+    if (isSelected && reason === MigrateReason.numaMisplaced) {
+      // migrate_misplaced_page() moves the page do_numa_page() found at the fault address, no other.
+      const ts = this.threads.get(tid);
+      const page = ts === undefined || ts.faultVpn < 0 ? undefined : this.vpnMaps.get(this.asidOf(tid, -1))?.get(ts.faultVpn);
+      if (page !== undefined && this.state[page] !== 0 && this.pfnOf[page]! >= 0) bracket.source = page;
+      this.flushThread(tid, t);
+    }
     bracket.open = true;
     bracket.reason = reason;
     bracket.destPfn.length = 0;
@@ -763,6 +777,8 @@ export class Normalizer {
    *   (compaction: to an unknown pfn) and lives on;
    * - an untracked pfn with a destination queued: another process's page moved (paired, dropped).
    * A tracked source with no destination queued is freed as outside a bracket (counted).
+   * In a promotion whose page is known, only that page's free is the source: any other
+   * free is not the migration's (it is handled as outside a bracket).
    */
   private migrationFree(bracket: MigrationBracket, pfn: number, t: number): boolean {
     const stats = this.stats;
@@ -778,6 +794,10 @@ export class Normalizer {
     if (this.releasedPfns.has(pfn)) return false;
     const queued = bracket.head < destPfn.length;
     const id = this.pfnMap.get(pfn);
+    if (bracket.source !== NO_PAGE) {
+      if (id === undefined || id !== bracket.source) return false;
+      bracket.source = SOURCE_TAKEN;
+    }
     if (id === undefined) {
       if (!queued) return false;
       stats.kernelMigrationsUntracked += bracket.destPages[bracket.head]!;
