@@ -72,6 +72,14 @@ export interface EngineOptions {
   readonly memcgLimitPages?: number;
   /** Observer for tools (not policies): called for every page reclaim evicts. */
   readonly onEvict?: (page: PageRef, timeNs: number) => void;
+  /**
+   * The CPU time (ns) a process has run by a trace time, non-decreasing in
+   * the time. The NUMA scanner is paced by it, as task_tick_numa() paces
+   * task_numa_work() by the task's sum_exec_runtime. Absent: the task is
+   * taken as always running (CPU time = trace time), an assumption a
+   * mostly-sleeping task makes the scanner overestimate.
+   */
+  readonly taskClock?: (pid: number, timeNs: number) => number;
 }
 
 export interface NodeResult {
@@ -111,14 +119,31 @@ interface ProcScan {
   pid: number;
   head: number;
   cursor: number;
+  /** Wall time of the next check (the earliest the task's CPU time can reach cpuStampNs). */
   nextScanNs: number;
+  /** p->numa_scan_period, ns (scan_delay until the first tick, then task_scan_start()). */
   periodNs: number;
+  /** p->node_stamp: the task's CPU time at which task_tick_numa() next queues task_numa_work(). */
+  cpuStampNs: number;
+  /** mm->numa_next_scan: wall time before which task_numa_work() returns at once. */
+  wallNextNs: number;
+  /** Mapped pages on the process's scan list (get_mm_rss() for task_nr_scan_windows()). */
+  rssPages: number;
+  /** Hint faults the kernel records for placement (task_numa_fault()); slow-tier faults are not recorded in memory-tiering mode. */
   faultsLocal: number;
   faultsRemote: number;
+  /** The scanner wrapped since the last adaptation (mm->numa_scan_seq moved on: task_numa_placement() runs at the next fault). */
+  wrapped: boolean;
+  /** The first tick happened (numa_scan_period set by task_scan_start()). */
+  started: boolean;
 }
 
 const NS_PER_MS = 1e6;
 const SWAP_CLUSTER_MAX = 32;
+/** kernel/sched/fair.c: MAX_SCAN_WINDOW (MB/s of PTEs scanned at most), NUMA_PERIOD_SLOTS, NUMA_PERIOD_THRESHOLD. */
+const MAX_SCAN_WINDOW_MB = 2560;
+const NUMA_PERIOD_SLOTS = 10;
+const NUMA_PERIOD_THRESHOLD = 7;
 
 export class Engine {
   readonly policy: TierPolicy;
@@ -137,6 +162,8 @@ export class Engine {
   private readonly isDevice: Uint8Array;
   private readonly deviceRemoteNs: number;
   private readonly zonelists: number[][];
+  /** The zonelists of kernel (non-movable) allocations: without ZONE_MOVABLE-only nodes. */
+  private readonly kernelZonelists: number[][];
   private readonly demotionTargets: Int32Array;
   private readonly localNode: number;
   private readonly m: Record<MetricName, number>;
@@ -151,6 +178,7 @@ export class Engine {
   private readonly memcgLimit: number;
   private memcgCharged = 0;
   private readonly onEvict: ((page: PageRef, timeNs: number) => void) | undefined;
+  private readonly taskClock: ((pid: number, timeNs: number) => number) | null;
   private allocSeq = 0;
   private readonly dirtyExpireNs: number;
   private readonly pageBytes = 4096;
@@ -218,6 +246,7 @@ export class Engine {
       this.nodes.findIndex((x) => x.hasCpus === true),
     );
     this.zonelists = this.nodes.map((_, id) => this.buildZonelist(id));
+    this.kernelZonelists = this.zonelists.map((list) => list.filter((node) => this.nodes[node]!.movableOnly !== true));
     this.demotionTargets = Int32Array.from(this.nodes, (_, id) => this.findDemotionTarget(id));
     this.m = Object.fromEntries(metricNames.map((k) => [k, 0])) as Record<MetricName, number>;
     this.random = createRandom(options.seed ?? 1);
@@ -226,6 +255,7 @@ export class Engine {
     this.swap = options.swap ?? true;
     this.memcgLimit = options.memcgLimitPages ?? Number.POSITIVE_INFINITY;
     this.onEvict = options.onEvict;
+    this.taskClock = options.taskClock ?? null;
     this.dirtyExpireNs = (options.dirtyExpireMs ?? 30_000) * NS_PER_MS;
     this.series = new SeriesRecorder((options.intervalMs ?? 100) * NS_PER_MS, this.nodes.length);
     this.allocHint = { kind: PageKind.anon, nrPages: 1, localNode: this.localNode, pid: -1, write: false, boundNode: -1 };
@@ -457,7 +487,10 @@ export class Engine {
     }
     // MPOL_BIND: only the bound node; otherwise the zonelist from the preferred node.
     if (kind !== PageKind.kernel) this.memcgCharge(nr);
-    const node = this.allocateOn(preferred, nr, bound >= 0 && preferred === bound);
+    const node =
+      kind === PageKind.kernel && this.kernelZonelists[preferred]!.length > 0
+        ? this.allocateOn(preferred, nr, false, this.kernelZonelists[preferred]!)
+        : this.allocateOn(preferred, nr, bound >= 0 && preferred === bound);
     if (this.isDevice[node] === 1 && bound !== node) this.m.implicitDeviceAllocations += nr;
     this.pages.node[id] = node;
     this.used[node] = this.used[node]! + nr;
@@ -498,8 +531,8 @@ export class Engine {
   }
 
   /** Find room for `nr` pages starting at `preferred`; reclaims if it must. Returns the node. */
-  private allocateOn(preferred: number, nr: number, bind = false): number {
-    const zonelist = bind ? [preferred] : this.zonelists[preferred]!;
+  private allocateOn(preferred: number, nr: number, bind = false, list?: number[]): number {
+    const zonelist = list ?? (bind ? [preferred] : this.zonelists[preferred]!);
     // Fast path: low watermark, in zonelist order.
     for (const node of zonelist) if (this.free(node) - nr >= this.nodes[node]!.watermarks.low) return node;
     // Slow path: wake kswapd on every node of the zonelist (wake_all_kswapds()), retry at min.
@@ -701,7 +734,8 @@ export class Engine {
     const P = this.pages;
     this.m.numaHintFaults++;
     const proc = P.procOf[id]!;
-    if (proc >= 0) {
+    // task_numa_fault(): in memory-tiering-only mode, faults on slow-tier pages are not recorded.
+    if (proc >= 0 && !(this.scan?.skipTopTier === true && this.topTier[node] !== 1)) {
       if (this.topTier[node] === 1) this.procs[proc]!.faultsLocal++;
       else this.procs[proc]!.faultsRemote++;
     }
@@ -827,7 +861,7 @@ export class Engine {
     this.anyKswapdPending = true;
   }
 
-  /** kswapd runs after the event that woke it: reclaim each woken node to its high watermark (balance_pgdat()). */
+  /** kswapd runs after the event that woke it: reclaim each woken node to its high (or promo) watermark (balance_pgdat()). */
   private runKswapd(): void {
     this.anyKswapdPending = false;
     for (let node = 0; node < this.nodes.length; node++) {
@@ -835,7 +869,8 @@ export class Engine {
       this.kswapdPending[node] = 0;
       this.m.kswapdWakeups++;
       // kswapd_shrink_node(): each pass reclaims at least SWAP_CLUSTER_MAX pages, until the node is balanced.
-      const short = this.nodes[node]!.watermarks.high - this.free(node);
+      const marks = this.nodes[node]!.watermarks;
+      const short = (this.policy.kswapdWatermark === 'promo' ? marks.promo : marks.high) - this.free(node);
       if (short > 0) this.pressure(node, Math.max(SWAP_CLUSTER_MAX, short), 'kswapd');
     }
   }
@@ -891,8 +926,13 @@ export class Engine {
       const nr = P.nrPages[page]!;
       scanned += nr;
       const f = P.flags[page]!;
-      if ((f & PageFlag.referenced) !== 0 || (!this.swap && P.kind[page] === PageKind.anon && demoteTo < 0)) {
-        // Referenced: a second chance. Anon without swap: not reclaimable, kept on the active list.
+      if (
+        (f & PageFlag.referenced) !== 0 ||
+        P.kind[page] === PageKind.kernel ||
+        (!this.swap && P.kind[page] === PageKind.anon && demoteTo < 0)
+      ) {
+        // Referenced: a second chance. Anon without swap, and kernel memory (slab, page tables: never
+        // on the kernel's LRU): not reclaimable, kept on the active list.
         P.flags[page] = f & ~PageFlag.referenced;
         P.lruRemove(page);
         P.lruAdd(page, node, true);
@@ -992,14 +1032,20 @@ export class Engine {
     if (index === undefined) {
       index = this.procs.length;
       const scan = this.scan!;
+      // init_numa_balancing(): numa_scan_period = scan_delay; mm->numa_next_scan = now + scan_delay.
       this.procs.push({
         pid,
         head: -1,
         cursor: -1,
         nextScanNs: this.now + scan.delayNs,
-        periodNs: scan.periodMinNs,
+        periodNs: scan.delayNs,
+        cpuStampNs: (this.taskClock === null ? this.now : this.taskClock(pid, this.now)) + scan.delayNs,
+        wallNextNs: this.now + scan.delayNs,
+        rssPages: 0,
         faultsLocal: 0,
         faultsRemote: 0,
+        wrapped: false,
+        started: false,
       });
       this.procIndex.set(pid, index);
       if (this.procs[index]!.nextScanNs < this.nextScanNs) this.nextScanNs = this.procs[index]!.nextScanNs;
@@ -1018,11 +1064,13 @@ export class Engine {
       P.procPrev[proc.head] = id;
     }
     P.procOf[id] = index;
+    proc.rssPages += P.nrPages[id]!;
   }
 
   private procRemove(id: number): void {
     const P = this.pages;
     const proc = this.procs[P.procOf[id]!]!;
+    proc.rssPages -= P.nrPages[id]!;
     const next = P.procNext[id]!;
     const prev = P.procPrev[id]!;
     if (next === id) {
@@ -1037,57 +1085,111 @@ export class Engine {
     P.procOf[id] = -1;
   }
 
+  /**
+   * The scanner as task_tick_numa() and task_numa_work() (kernel/sched/fair.c)
+   * drive it. task_tick_numa() runs on the task's ticks and queues the work
+   * once the task's CPU time (sum_exec_runtime) passes node_stamp, then moves
+   * node_stamp on by numa_scan_period; at the first such tick the period
+   * becomes task_scan_start(). task_numa_work() returns at once before
+   * mm->numa_next_scan (wall time), else sets it to now + numa_scan_period
+   * and makes up to scan_size MB of the address space PROT_NONE (a range
+   * counts against the budget when it had a PTE to update; at most 8x that
+   * of address space is looked at), skipping top-tier pages in
+   * memory-tiering-only mode. Without a task clock the task is taken as
+   * always running (CPU time = trace time).
+   */
   private runScanner(): void {
     const scan = this.scan!;
     const now = this.now;
-    const P = this.pages;
+    const clock = this.taskClock;
     let next = Number.POSITIVE_INFINITY;
     for (const proc of this.procs) {
       if (proc.nextScanNs <= now) {
-        this.adaptPeriod(proc, scan);
-        // Budget: scan_size of pages made PROT_NONE, 8x that of address space looked at.
-        let armed = 0;
-        let looked = 0;
-        let page = proc.cursor === -1 ? proc.head : proc.cursor;
-        const start = page;
-        while (page !== -1 && armed < scan.scanPages && looked < scan.scanPages * 8) {
-          const nr = P.nrPages[page]!;
-          looked += nr;
-          const node = P.node[page]!;
-          if (node >= 0 && !(scan.skipTopTier && this.topTier[node] === 1) && (P.flags[page]! & PageFlag.protNone) === 0) {
-            P.flags[page] = P.flags[page]! | PageFlag.protNone;
-            P.scanTimeMs[page] = now / NS_PER_MS;
-            armed += nr;
+        const cpu = clock === null ? now : clock(proc.pid, now);
+        if (cpu >= proc.cpuStampNs) {
+          const period = proc.periodNs;
+          if (proc.periodNs === scan.delayNs && !proc.started) {
+            proc.periodNs = this.taskScanMinNs(proc, scan);
+            proc.started = true;
           }
-          page = P.procNext[page]!;
-          if (page === start) break;
+          proc.cpuStampNs += period;
+          if (now >= proc.wallNextNs) {
+            if (proc.wrapped && proc.faultsLocal + proc.faultsRemote > 0) this.adaptPeriod(proc, scan);
+            proc.wallNextNs = now + proc.periodNs;
+            this.scanProc(proc, scan, now);
+          }
         }
-        proc.cursor = page;
-        this.m.numaPteUpdates += armed;
-        proc.nextScanNs = now + proc.periodNs;
+        // The earliest trace time at which the task's CPU time can reach its stamp.
+        proc.nextScanNs = now + Math.max(proc.cpuStampNs - (clock === null ? now : clock(proc.pid, now)), 1);
       }
       if (proc.nextScanNs < next) next = proc.nextScanNs;
     }
     this.nextScanNs = next;
   }
 
+  private scanProc(proc: ProcScan, scan: ScanConfig, now: number): void {
+    const P = this.pages;
+    let armed = 0;
+    let budget = scan.scanPages;
+    let looked = 0;
+    let page = proc.cursor === -1 ? proc.head : proc.cursor;
+    const start = page;
+    while (page !== -1 && budget > 0 && looked < scan.scanPages * 8) {
+      const nr = P.nrPages[page]!;
+      looked += nr;
+      const node = P.node[page]!;
+      if (node >= 0 && !(scan.skipTopTier && this.topTier[node] === 1) && (P.flags[page]! & PageFlag.protNone) === 0) {
+        P.flags[page] = P.flags[page]! | PageFlag.protNone;
+        P.scanTimeMs[page] = now / NS_PER_MS;
+        armed += nr;
+        budget -= nr;
+      } else if (armed > 0) {
+        // Inside a range that had an update: the range counts whole.
+        budget -= nr;
+      }
+      page = P.procNext[page]!;
+      if (page === proc.head) proc.wrapped = true;
+      if (page === start) break;
+    }
+    proc.cursor = page;
+    this.m.numaPteUpdates += armed;
+  }
+
   /**
-   * update_task_scan_period(): no hint faults, scan slower (period doubles up
-   * to the max); mostly local faults (>= 7/10, NUMA_PERIOD_THRESHOLD) slow
-   * down too; mostly remote faults speed up, down to the min.
+   * task_scan_min(): max(1000 / (MAX_SCAN_WINDOW / scan_size) ms,
+   * scan_period_min / task_nr_scan_windows()), the windows being the RSS in
+   * scan_size units, rounded up. task_scan_start() is this for a task in no
+   * NUMA group.
+   */
+  private taskScanMinNs(proc: ProcScan, scan: ScanConfig): number {
+    const scanSizeMb = (scan.scanPages * this.pageBytes) / (1 << 20);
+    const windows = scanSizeMb < MAX_SCAN_WINDOW_MB ? Math.floor(MAX_SCAN_WINDOW_MB / scanSizeMb) : 1;
+    const floorNs = Math.floor(1000 / windows) * NS_PER_MS;
+    const rssWindows = Math.max(1, Math.ceil(proc.rssPages / scan.scanPages));
+    return Math.max(floorNs, Math.floor(scan.periodMinNs / NS_PER_MS / rssWindows) * NS_PER_MS);
+  }
+
+  private taskScanMaxNs(proc: ProcScan, scan: ScanConfig): number {
+    const rssWindows = Math.max(1, Math.ceil(proc.rssPages / scan.scanPages));
+    return Math.max(this.taskScanMinNs(proc, scan), Math.floor(scan.periodMaxNs / NS_PER_MS / rssWindows) * NS_PER_MS);
+  }
+
+  /**
+   * update_task_scan_period(), at the first recorded fault after the scanner
+   * wrapped (task_numa_placement() once per numa_scan_seq): faults all
+   * private here (one address space), so ps_ratio is 10 >= NUMA_PERIOD_THRESHOLD
+   * and the period grows by 3 slots of a tenth; clamped to
+   * [task_scan_min(), task_scan_max()]. Faults on slow-tier pages are not
+   * recorded in memory-tiering mode (task_numa_fault() returns early), so a
+   * tiering-only task keeps its first period.
    */
   private adaptPeriod(proc: ProcScan, scan: ScanConfig): void {
-    const total = proc.faultsLocal + proc.faultsRemote;
-    if (total === 0) {
-      proc.periodNs = Math.min(scan.periodMaxNs, proc.periodNs * 2);
-    } else {
-      const ratio = Math.floor((proc.faultsLocal * 10) / total);
-      const slot = proc.periodNs / 10;
-      const diff = ratio >= 7 ? slot * (ratio - 7 + 1) : -slot * (7 - ratio);
-      proc.periodNs = Math.min(scan.periodMaxNs, Math.max(scan.periodMinNs, proc.periodNs + diff));
-    }
+    const slot = Math.ceil(proc.periodNs / NS_PER_MS / NUMA_PERIOD_SLOTS) * NS_PER_MS;
+    const diff = (10 - NUMA_PERIOD_THRESHOLD) * slot;
+    proc.periodNs = Math.min(this.taskScanMaxNs(proc, scan), Math.max(this.taskScanMinNs(proc, scan), proc.periodNs + diff));
     proc.faultsLocal = 0;
     proc.faultsRemote = 0;
+    proc.wrapped = false;
   }
 
   // ---- context ----

@@ -19,6 +19,7 @@ const nodeKeys = [
   'abstractDistance',
   'hasCpus',
   'inFallbackZonelist',
+  'movableOnly',
   'watermarks',
   'source',
 ] as const;
@@ -145,6 +146,7 @@ class Checker {
     );
     const hasCpus = this.optionalBoolean(fields, 'hasCpus', path);
     const inFallbackZonelist = this.optionalBoolean(fields, 'inFallbackZonelist', path);
+    const movableOnly = this.optionalBoolean(fields, 'movableOnly', path);
     const source = this.optionalText(fields, 'source', path);
     const watermarks = fields.watermarks === undefined ? undefined : this.watermarks(fields.watermarks, [...path, 'watermarks']);
     if (hasCpus === true && cpuAccess === 'faults') {
@@ -172,6 +174,7 @@ class Checker {
       abstractDistance,
       ...(hasCpus !== undefined ? { hasCpus } : {}),
       ...(inFallbackZonelist !== undefined ? { inFallbackZonelist } : {}),
+      ...(movableOnly !== undefined ? { movableOnly } : {}),
       ...(watermarks !== undefined ? { watermarks } : {}),
       ...(source !== undefined ? { source } : {}),
     };

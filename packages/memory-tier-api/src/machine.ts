@@ -41,6 +41,14 @@ export interface NodeSpec {
   /** Allocations may fall back to this node through the zonelist (false for N_COHERENT_MEMORY-style nodes). */
   readonly inFallbackZonelist?: boolean;
   /**
+   * All of the node's memory is ZONE_MOVABLE (memory hot-added and onlined
+   * movable, as `daxctl reconfigure-device --mode=system-ram` does by
+   * default): only movable allocations (user and page-cache pages) can use
+   * it; kernel allocations (GFP_KERNEL: page tables, slab) fall back past it,
+   * so they wake kswapd and reclaim on the other nodes instead. Default false.
+   */
+  readonly movableOnly?: boolean;
+  /**
    * The node's watermarks in base pages, as a real machine has them (the sum
    * over the node's zones of `min`, `low`, `high` in /proc/zoneinfo, each plus
    * the zone's lowmem `protection` for movable allocations). Replaces the

@@ -241,6 +241,14 @@ export interface TierPolicy {
   readonly supports?: readonly PolicyCapability[];
   /** What it observes; absent: no hint faults, no samples, no ticks. */
   readonly observe?: ObservationRequest;
+  /**
+   * The watermark kswapd balances a node to (mm/vmscan.c: pgdat_balanced()):
+   * `high` (default), or `promo` (WMARK_PROMO, what the kernel uses in
+   * memory-tiering mode, kernel.numa_balancing & 2). A woken kswapd with the
+   * node's free pages below it calls onPressure (mode 'kswapd') for the gap,
+   * at least SWAP_CLUSTER_MAX pages.
+   */
+  readonly kswapdWatermark?: 'high' | 'promo';
   /** The knob values in force, for the result's provenance. */
   readonly knobs?: Readonly<Record<string, number | boolean | string>>;
 

@@ -102,6 +102,8 @@ export const kmemTiering: PolicyFactory = definePolicy({
 
     return {
       supports: ['placement', 'reclaim', 'promotion', 'demotion', 'hint-faults'],
+      // kswapd balances to WMARK_PROMO in memory-tiering mode (mm/vmscan.c: pgdat_balanced()).
+      kswapdWatermark: tiering ? 'promo' : 'high',
       observe: tiering
         ? {
             numaHintFaults: {
@@ -181,12 +183,9 @@ export const kmemTiering: PolicyFactory = definePolicy({
         ctx.migrate(page, target, 'promote');
       },
 
-      onPressure(ctx, node, pagesWanted, mode) {
-        // kswapd balances to WMARK_PROMO in memory-tiering mode (mm/vmscan.c: pgdat_balanced()).
-        const n = ctx.node(node);
-        const wanted = tiering && mode === 'kswapd' ? pagesWanted + (n.watermarks.promo - n.watermarks.high) : pagesWanted;
+      onPressure(ctx, node, pagesWanted) {
         const target = k.demotionEnabled ? ctx.demotionTarget(node) : -1;
-        ctx.reclaim(node, wanted, target >= 0 ? { demoteTo: target } : {});
+        ctx.reclaim(node, pagesWanted, target >= 0 ? { demoteTo: target } : {});
       },
 
       finish() {
