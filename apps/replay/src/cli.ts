@@ -1,6 +1,6 @@
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { reclaimFidelity } from '@tierlab/fidelity';
+import { formatFixtureResult, listFixtures, readFixture, readTieringRun, reclaimFidelity, runFixture, tieringFidelity } from '@tierlab/fidelity';
 import { listPresets, loadPreset, parseCapacity } from '@tierlab/machines';
 import { writeReplayPerfetto } from '@tierlab/perfetto-export';
 import { ErrorCode, TierlabError, isTierlabError } from '@tierlab/memory-tier-api';
@@ -25,6 +25,12 @@ usage:
                           resumable (finished cells are kept); results in <dir>/results/
   tierlab report <results|sweep-dir>... --out report.html
                           one self-contained HTML file: comparison table and charts per policy
+  tierlab fidelity [<fixture-dir>...] [--json out.json]
+                          every fixture under traces/fidelity/ (or those named): the kernel's
+                          numbers and the model's side by side with their bands; exit 1 if one
+                          is out of its band (docs/fidelity.md)
+  tierlab fidelity tiering <lab-run-dir> [--knob k=v]...
+                          kmem-tiering against a QEMU lab run (scripts/fidelity/lab.sh run)
   tierlab fidelity reclaim <trace> --pid N --limit BYTES [--unaccounted BYTES]
                           the engine's reclaim model against the kernel's own reclaim in a
                           capture made inside a memory cgroup (docs/fidelity.md)
@@ -203,9 +209,8 @@ const usageCodes = new Set<string>([
 
 async function fidelity(argv: string[]): Promise<number> {
   const [what, ...rest] = argv;
-  if (what !== 'reclaim') {
-    throw new TierlabError({ code: ErrorCode.usage, source: 'cli', message: `unknown fidelity check '${what ?? ''}'`, expected: 'reclaim' });
-  }
+  if (what === 'tiering') return fidelityTiering(rest);
+  if (what !== 'reclaim') return fidelitySuite(argv);
   const { values, positionals } = parseArgs({
     args: rest,
     allowPositionals: true,
@@ -245,6 +250,50 @@ async function fidelity(argv: string[]): Promise<number> {
       '',
     ].join('\n'),
   );
+  return 0;
+}
+
+/** Every fixture (or the named ones), against its bands. */
+async function fidelitySuite(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { json: { type: 'string' }, root: { type: 'string', default: 'traces/fidelity' } } });
+  const fixtures = positionals.length > 0 ? positionals.map((dir) => readFixture(dir)) : listFixtures(values.root!);
+  if (fixtures.length === 0) {
+    throw new TierlabError({ code: ErrorCode.usage, source: 'cli', message: `no fixtures under ${values.root} (each is a directory with a fixture.json)`, expected: 'run from the repository root, or name fixture directories' });
+  }
+  const results = [];
+  for (const fixture of fixtures) {
+    process.stderr.write(`fidelity: replaying ${fixture.name}...\n`);
+    const r = await runFixture(fixture);
+    results.push(r);
+    process.stdout.write(`${formatFixtureResult(r)}\n\n`);
+  }
+  if (values.json) writeFileSync(values.json, `${JSON.stringify(results, null, 2)}\n`);
+  const out = results.flatMap((r) => r.rows.filter((x) => !x.ok).map((x) => `${r.fixture}: ${x.name}`));
+  process.stdout.write(out.length === 0 ? `all ${results.length} fixtures within their bands\n` : `out of band: ${out.join(', ')}\n`);
+  return out.length === 0 ? 0 : 1;
+}
+
+/** One lab run's directory, no bands: the numbers side by side (for a new capture, or a knob study). */
+async function fidelityTiering(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { knob: { type: 'string', multiple: true }, json: { type: 'string' } } });
+  if (positionals.length !== 1) {
+    throw new TierlabError({ code: ErrorCode.usage, source: 'cli', message: 'fidelity tiering needs one lab run directory', expected: 'tierlab fidelity tiering /var/tmp/tierlab-lab/out/NAME [--knob hotThresholdMs=500]' });
+  }
+  const knobs: Record<string, number | boolean> = {};
+  for (const kv of values.knob ?? []) {
+    const [k, v] = kv.split('=');
+    if (k === undefined || v === undefined) throw new TierlabError({ code: ErrorCode.usage, source: 'cli', message: `bad --knob ${kv}`, expected: 'name=value' });
+    knobs[k] = v === 'true' ? true : v === 'false' ? false : Number(v);
+  }
+  const run = readTieringRun(positionals[0]!);
+  const r = await tieringFidelity({ run, knobs });
+  if (values.json) writeFileSync(values.json, `${JSON.stringify(r, null, 2)}\n`);
+  const rows = Object.keys(r.real).map((c) => {
+    const k = c as keyof typeof r.real;
+    const e = r.error[k];
+    return `  ${c.padEnd(22)}${r.real[k].toLocaleString('en-US').padStart(10)}${r.model[k].toLocaleString('en-US').padStart(10)}${(Number.isFinite(e) ? `${e >= 0 ? '+' : ''}${(e * 100).toFixed(1)}%` : 'inf').padStart(14)}`;
+  });
+  process.stdout.write(`${run.name}: ${r.kernel}; ${r.sweeps} sweeps\n  ${'counter'.padEnd(22)}${'kernel'.padStart(10)}${'model'.padStart(10)}${'model/kernel'.padStart(14)}\n${rows.join('\n')}\n`);
   return 0;
 }
 
