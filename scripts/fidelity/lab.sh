@@ -80,8 +80,13 @@ boot() {
     -nographic -no-reboot -serial mon:stdio > "$out/console.log" 2>&1 || die "qemu failed or timed out: $out/console.log"
   echo "lab.sh: guest ran $((SECONDS - t0)) s" >&2
   tar xf "$out/.out.tar" -C "$out" || die "no results from the guest: $out/console.log"
-  # The trace: text up to the first NUL (dd padded the last block).
-  tr -d '\000' < "$out/.trace.raw" > "$out/trace.tracefs.txt"
+  # The trace: the text without dd's NUL padding, and without a last line cut short
+  # when the reader was stopped (it has no newline).
+  tr -d '\000' < "$out/.trace.raw" | sed '$ { /^$/d }' > "$out/trace.tracefs.txt"
+  if [ -s "$out/trace.tracefs.txt" ] && [ "$(tail -c 1 "$out/trace.tracefs.txt" | od -An -c | tr -d ' ')" != '\n' ]; then
+    echo "lab.sh: dropping the trace's last line (cut short): $(tail -n 1 "$out/trace.tracefs.txt" | cut -c1-80)" >&2
+    sed -i '$ d' "$out/trace.tracefs.txt"
+  fi
   rm -f "$out/.job.tar" "$out/.out.tar" "$out/.trace.raw"
 }
 

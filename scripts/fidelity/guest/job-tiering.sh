@@ -55,7 +55,8 @@ sync; echo 3 > /proc/sys/vm/drop_caches
 echo 0 > $T/tracing_on
 echo > $T/trace
 echo "${BUFFER_KB:-8192}" > $T/buffer_size_kb
-echo global > $T/trace_clock
+# mono: "local" and "global" stand still for thousands of events under TCG (seen in the lab)
+echo mono > $T/trace_clock
 for e in kmem/mm_page_alloc kmem/mm_page_free exceptions/page_fault_user \
          migrate/mm_migrate_pages migrate/mm_migrate_pages_start \
          vmscan/mm_vmscan_kswapd_wake vmscan/mm_vmscan_kswapd_sleep \
