@@ -80,6 +80,14 @@ export interface EngineOptions {
    * mostly-sleeping task makes the scanner overestimate.
    */
   readonly taskClock?: (pid: number, timeNs: number) => number;
+  /**
+   * kswapd as a background thread that reclaims at most this many pages per
+   * second of trace time, working until its node is balanced, while the
+   * workload goes on allocating (and falling back to other nodes) meanwhile.
+   * Absent: a woken kswapd balances its node at once, after the event that
+   * woke it.
+   */
+  readonly kswapdPagesPerSec?: number;
 }
 
 export interface NodeResult {
@@ -187,6 +195,12 @@ export class Engine {
   private hook = 'init';
   private inReclaim: 'kswapd' | 'direct' = 'kswapd';
   private kswapdPending: Uint8Array;
+  private readonly kswapdRate: number;
+  private kswapdCredit: Float64Array;
+  private kswapdLast: Float64Array;
+  /** Time the workload spent in the model's fault paths (hint faults, migrations it waited for): kswapd runs on meanwhile. */
+  private stallNs = 0;
+  private kswapdStallLast: Float64Array;
   private anyKswapdPending = false;
   private deadAccesses = 0;
 
@@ -235,6 +249,11 @@ export class Engine {
     this.nodeAllocated = new Float64Array(n);
     this.metadataBytes = new Float64Array(n);
     this.kswapdPending = new Uint8Array(n);
+    this.kswapdRate = options.kswapdPagesPerSec ?? 0;
+    if (!(this.kswapdRate >= 0 && Number.isFinite(this.kswapdRate))) throw new TypeError(`kswapdPagesPerSec must be a positive number, got ${String(options.kswapdPagesPerSec)}`);
+    this.kswapdCredit = new Float64Array(n);
+    this.kswapdLast = new Float64Array(n);
+    this.kswapdStallLast = new Float64Array(n);
     this.readLat = Float64Array.from(this.nodes, (x) => x.readLatencyNs);
     this.writeLat = Float64Array.from(this.nodes, (x) => x.writeLatencyNs);
     this.topTier = Uint8Array.from(this.nodes, (x) => (x.tier === 0 ? 1 : 0));
@@ -733,13 +752,12 @@ export class Engine {
   private hintFault(id: number, node: number, write: boolean, pid: number): void {
     const P = this.pages;
     this.m.numaHintFaults++;
+    this.stallNs += this.machine.costs.hintFaultNs;
     const proc = P.procOf[id]!;
-    // task_numa_fault(): in memory-tiering-only mode, faults on slow-tier pages are not recorded.
-    if (proc >= 0 && !(this.scan?.skipTopTier === true && this.topTier[node] !== 1)) {
-      if (this.topTier[node] === 1) this.procs[proc]!.faultsLocal++;
-      else this.procs[proc]!.faultsRemote++;
+    if (!this.policy.onFault) {
+      this.recordHintFault(proc, node);
+      return;
     }
-    if (!this.policy.onFault) return;
     const f = this.faultInfo;
     f.kind = FaultKind.numaHint;
     f.write = write;
@@ -751,6 +769,20 @@ export class Engine {
     this.inReclaim = 'direct';
     this.callHook('onFault', () => this.policy.onFault!(this.ctx, id, f as FaultInfo));
     this.inReclaim = saved;
+    // do_numa_page() reports the fault on the node the page is on afterwards (the target when it migrated).
+    this.recordHintFault(proc, P.node[id]! >= 0 ? P.node[id]! : node);
+  }
+
+  /**
+   * task_numa_fault(): the fault counts for the scan-period adaptation, except,
+   * in memory-tiering-only mode, a fault on a slow-tier page (one promoted is
+   * on the top tier by then, and counts as local).
+   */
+  private recordHintFault(proc: number, node: number): void {
+    if (proc < 0) return;
+    if (this.scan?.skipTopTier === true && this.topTier[node] !== 1) return;
+    if (this.topTier[node] === 1) this.procs[proc]!.faultsLocal++;
+    else this.procs[proc]!.faultsRemote++;
   }
 
   private freeEvent(id: number): void {
@@ -859,6 +891,10 @@ export class Engine {
     if (this.kswapdPending[node] === 1) return;
     this.kswapdPending[node] = 1;
     this.anyKswapdPending = true;
+    this.m.kswapdWakeups++;
+    this.kswapdCredit[node] = 0;
+    this.kswapdLast[node] = this.now;
+    this.kswapdStallLast[node] = this.stallNs;
   }
 
   /** kswapd runs after the event that woke it: reclaim each woken node to its high (or promo) watermark (balance_pgdat()). */
@@ -866,12 +902,36 @@ export class Engine {
     this.anyKswapdPending = false;
     for (let node = 0; node < this.nodes.length; node++) {
       if (this.kswapdPending[node] !== 1) continue;
-      this.kswapdPending[node] = 0;
-      this.m.kswapdWakeups++;
       // kswapd_shrink_node(): each pass reclaims at least SWAP_CLUSTER_MAX pages, until the node is balanced.
       const marks = this.nodes[node]!.watermarks;
       const short = (this.policy.kswapdWatermark === 'promo' ? marks.promo : marks.high) - this.free(node);
-      if (short > 0) this.pressure(node, Math.max(SWAP_CLUSTER_MAX, short), 'kswapd');
+      if (this.kswapdRate === 0) {
+        this.kswapdPending[node] = 0;
+        if (short > 0) this.pressure(node, Math.max(SWAP_CLUSTER_MAX, short), 'kswapd');
+        continue;
+      }
+      if (short <= 0) {
+        this.kswapdPending[node] = 0; // balanced: kswapd sleeps
+        continue;
+      }
+      // A background thread: the pages it could have reclaimed since it last ran, a batch at a time.
+      // The trace's time, plus the time the model's own faults would have cost the workload (the trace
+      // cannot stretch for them): kswapd, on another CPU, works through both.
+      const elapsed = this.now - this.kswapdLast[node]! + (this.stallNs - this.kswapdStallLast[node]!);
+      this.kswapdCredit[node] = this.kswapdCredit[node]! + (elapsed * this.kswapdRate) / 1e9;
+      this.kswapdLast[node] = this.now;
+      this.kswapdStallLast[node] = this.stallNs;
+      const batch = Math.min(Math.max(SWAP_CLUSTER_MAX, short), Math.floor(this.kswapdCredit[node]!));
+      if (batch >= Math.min(SWAP_CLUSTER_MAX, short)) {
+        const before = this.free(node);
+        this.pressure(node, batch, 'kswapd');
+        this.kswapdCredit[node] = this.kswapdCredit[node]! - Math.max(batch, this.free(node) - before);
+        if (this.free(node) === before) {
+          this.kswapdPending[node] = 0; // nothing reclaimable: kswapd gives up
+          continue;
+        }
+      }
+      this.anyKswapdPending = true;
     }
   }
 
@@ -1013,7 +1073,10 @@ export class Engine {
     m.migratedBytes += bytes;
     m.migrationCostNs += cost;
     if (mode === 'kswapd') m.kswapdCostNs += cost;
-    else this.pathMigrationNs += cost;
+    else {
+      this.pathMigrationNs += cost;
+      this.stallNs += cost;
+    }
     if (reason === 'promote') {
       m.pgpromoteSuccess += nr;
       this.series.promoted(nr);

@@ -92,7 +92,7 @@ export async function runFixture(fixture: FixtureSpec): Promise<FixtureResult> {
     const r = await tieringFidelity({ run });
     for (const c of tieringCounters) rows.push(row(c, r.real[c], r.model[c], fixture.bands[c]));
     const p = run.params;
-    summary = `${r.kernel.split(' ')[2] ?? r.kernel}; tierwl hot ${p.HOT_MB} MiB, cold ${p.COLD_MB} MiB, ${p.SECONDS} s${p.SHIFT_AT ? `, shift at ${p.SHIFT_AT} s` : ''}; ${r.sweeps} sweeps (${r.sweepAccesses.toLocaleString('en-US')} accesses)`;
+    summary = `${r.kernel.split(' ')[2] ?? r.kernel}; tierwl hot ${p.HOT_MB} MiB, cold ${p.COLD_MB} MiB, ${p.SECONDS} s${p.SHIFT_AT ? `, shift at ${p.SHIFT_AT} s` : ''}; ${r.sweeps} sweeps, ${r.sweepsReplayed} replayed (${r.sweepAccesses.toLocaleString('en-US')} accesses)`;
   } else {
     const m = fixture.manifest;
     const trace = resolve(fixture.dir, String(m.trace));

@@ -162,7 +162,7 @@ const labCosts = {
  * allocations (/proc/zoneinfo), so "the node is below low" means what it
  * means to the kernel's allocator: every zone is.
  */
-export function guestMachine(run: TieringRun): MachineSpec {
+export function guestMachine(run: TieringRun, kswapdPagesPerSec = 0): MachineSpec {
   const nodes = [...new Set(run.zones.filter((z) => z.managed > 0).map((z) => z.node))].sort((a, b) => a - b);
   const specs: NodeSpec[] = nodes.map((node) => {
     const zones = run.zones.filter((z) => z.node === node && z.managed > 0);
@@ -196,7 +196,15 @@ export function guestMachine(run: TieringRun): MachineSpec {
     name: `guest-${run.name}`,
     description: `The fidelity-lab guest of ${run.name} (${run.kernel}): node 0 DRAM with the CPUs, node 1 an emulated NVDIMM onlined by dax/kmem`,
     nodes: specs,
-    costs: labCosts,
+    costs:
+      kswapdPagesPerSec > 0
+        ? {
+            ...labCosts,
+            migrationFixedNs: Math.round(1e9 / kswapdPagesPerSec),
+            hintFaultNs: Math.round(1e8 / kswapdPagesPerSec),
+            source: `migrationFixedNs: the time kswapd took per page it demoted in this capture (${kswapdPagesPerSec} pages/s, measured: awake time / pages demoted); hintFaultNs: a tenth of that (assumption). They delay nothing in the trace; they let kswapd, on the other CPU, work on while the model's own faults would have held the workload up. Bandwidths and latencies: none (an emulated guest's nodes have no distinct speed).`,
+          }
+        : labCosts,
   };
 }
 
@@ -230,6 +238,7 @@ export interface Sweep {
 }
 
 const MARK = Buffer.from('tracing_mark_write: tierwl ');
+const KSWAPD = Buffer.from('kswapd');
 
 /** What the workload's markers say: its sweeps, and when it was on a CPU. */
 export interface WorkloadLog {
@@ -240,6 +249,12 @@ export interface WorkloadLog {
    * It sleeps between paced sweeps and stops itself after the last.
    */
   readonly busy: readonly (readonly [number, number])[];
+  /**
+   * kswapd's pace in the capture: the time it was awake (mm_vmscan_kswapd_wake
+   * .. _sleep) and the pages it demoted meanwhile (mm_migrate_pages,
+   * reason=demotion, on kswapd). The machine's reclaim speed, not a policy's choice.
+   */
+  readonly kswapd: { readonly awakeNs: number; readonly demotedPages: number };
 }
 
 /** The workload's log, read off its trace markers (one pass over the text). */
@@ -248,6 +263,9 @@ export async function readWorkloadLog(trace: string, pid: number): Promise<Workl
   const busy: Array<[number, number]> = [];
   let first = Number.NaN;
   let open: { t: number; vpn: number; pages: number; line: number } | null = null;
+  let awakeSince = -1;
+  let awakeNs = 0;
+  let demotedPages = 0;
   for await (const block of lineBlocks(openTrace(trace))) {
     const bytes = block.bytes;
     let at = bytes.indexOf(MARK);
@@ -275,9 +293,30 @@ export async function readWorkloadLog(trace: string, pid: number): Promise<Workl
       }
       at = bytes.indexOf(MARK, lineEnd);
     }
+    at = bytes.indexOf(KSWAPD);
+    while (at >= 0) {
+      const lineStart = bytes.lastIndexOf(10, at) + 1;
+      let lineEnd = bytes.indexOf(10, at);
+      if (lineEnd < 0) lineEnd = bytes.length;
+      if (at - lineStart < 24) {
+        const line = bytes.toString('latin1', lineStart, lineEnd);
+        const m = /^\s*kswapd\d+-\d+\s+\[\d+\][^:]*?\s(\d+\.\d+): (\w+): (.*)$/.exec(line);
+        if (m !== null) {
+          const t = Math.round(Number(m[1]) * 1e9);
+          if (m[2] === 'mm_vmscan_kswapd_wake' && awakeSince < 0) awakeSince = t;
+          else if (m[2] === 'mm_vmscan_kswapd_sleep' && awakeSince >= 0) {
+            awakeNs += t - awakeSince;
+            awakeSince = -1;
+          } else if (m[2] === 'mm_migrate_pages' && m[3]!.includes('reason=demotion')) {
+            demotedPages += Number(/nr_succeeded=(\d+)/.exec(m[3]!)?.[1] ?? 0);
+          }
+        }
+      }
+      at = bytes.indexOf(KSWAPD, lineEnd);
+    }
   }
   if (busy.length === 0 && !Number.isNaN(first)) throw new Error(`${trace}: the workload's markers have no phase=loop`);
-  return { sweeps, busy };
+  return { sweeps, busy, kswapd: { awakeNs, demotedPages } };
 }
 
 /**
@@ -312,6 +351,27 @@ export function taskClockOf(log: WorkloadLog, pid: number, origin: () => number 
     if (k < 0) return 0;
     return before[k]! + Math.min(t, ends[k]!) - starts[k]!;
   };
+}
+
+/**
+ * The sweeps kept when each range is replayed at most once per `intervalNs`,
+ * except that a slow sweep (over 3x the median and a tenth of the interval: the kernel worked in it, taking
+ * hint faults and migrating) is always kept, since when its accesses came is
+ * what the kernel reacted to.
+ */
+export function foldSweeps(sweeps: readonly Sweep[], intervalNs: number): Sweep[] {
+  const durations = sweeps.map((sw) => sw.endNs - sw.startNs).sort((a, b) => a - b);
+  const slow = Math.max(3 * (durations[Math.floor(durations.length / 2)] ?? 0), intervalNs / 10);
+  const last = new Map<string, number>();
+  const out: Sweep[] = [];
+  for (const sw of sweeps) {
+    const key = `${sw.vpn}:${sw.pages}`;
+    const prev = last.get(key);
+    if (prev !== undefined && sw.startNs - prev < intervalNs && sw.endNs - sw.startNs <= slow) continue;
+    last.set(key, sw.startNs);
+    out.push(sw);
+  }
+  return out;
 }
 
 /**
@@ -434,8 +494,12 @@ export interface TieringFidelity {
   readonly kernel: string;
   readonly machine: MachineSpec;
   readonly knobs: Readonly<Record<string, number | boolean>>;
+  /** Sweeps the workload made, and those replayed (see sweepIntervalMs). */
   readonly sweeps: number;
+  readonly sweepsReplayed: number;
   readonly sweepAccesses: number;
+  /** kswapd's pace given to the engine (pages/s), measured in the capture; 0: instant. */
+  readonly kswapdPagesPerSec: number;
   readonly real: Readonly<Record<TieringCounter, number>>;
   readonly model: Readonly<Record<TieringCounter, number>>;
   /** model / real - 1 (0 when both are 0; Infinity when only the model has some). */
@@ -451,17 +515,29 @@ export interface TieringFidelityOptions {
   readonly run: TieringRun;
   /** kmem-tiering knob overrides on top of the guest's values. */
   readonly knobs?: Readonly<Record<string, number | boolean>>;
+  /**
+   * A sweep is replayed only when it starts at least this long after the
+   * last replayed sweep of the same range (default 100 ms): a page touched
+   * every few ms is, for the scanner (hot threshold 1000 ms) and reclaim's
+   * referenced bit, a page touched every 100 ms, at a fraction of the events.
+   */
+  readonly sweepIntervalMs?: number;
+  /** kswapd balances a node at once when woken (the engine's default) instead of at the capture's measured pace. */
+  readonly instantKswapd?: boolean;
   /** Pace the NUMA scanner by trace time instead of the workload's CPU time (to show what the task clock changes). */
   readonly wallClockScanner?: boolean;
 }
 
 export async function tieringFidelity(options: TieringFidelityOptions): Promise<TieringFidelity> {
   const { run } = options;
-  const spec = guestMachine(run);
-  const machine = resolveMachine(spec, null);
   const knobs = { ...guestKnobs(run), ...options.knobs };
   const log = await readWorkloadLog(run.trace, run.pid);
-  const sweeps = log.sweeps;
+  const sweeps = foldSweeps(log.sweeps, (options.sweepIntervalMs ?? 100) * 1e6);
+  // kswapd works at the machine's pace: the emulated guest's, measured in the same capture.
+  const kswapdPagesPerSec =
+    options.instantKswapd === true || log.kswapd.awakeNs <= 0 ? 0 : Math.round(log.kswapd.demotedPages / (log.kswapd.awakeNs / 1e9));
+  const spec = guestMachine(run, kswapdPagesPerSec);
+  const machine = resolveMachine(spec, null);
   let normalizer: Normalizer | null = null;
   const origin = () => normalizer?.stats.firstTimeNs ?? 0;
   const engine = new Engine({
@@ -469,6 +545,7 @@ export async function tieringFidelity(options: TieringFidelityOptions): Promise<
     policy: kmemTiering(knobs),
     swap: false,
     ...(options.wallClockScanner === true ? {} : { taskClock: taskClockOf(log, run.pid, origin) }),
+    ...(kswapdPagesPerSec > 0 ? { kswapdPagesPerSec } : {}),
   });
   normalizer = new Normalizer({ pids: [run.pid] }, (batch) => engine.push(batch));
   const merger = new SweepMerger(sweeps, run.pid);
@@ -501,8 +578,10 @@ export async function tieringFidelity(options: TieringFidelityOptions): Promise<
     kernel: run.kernel,
     machine: spec,
     knobs,
-    sweeps: sweeps.length,
+    sweeps: log.sweeps.length,
+    sweepsReplayed: sweeps.length,
     sweepAccesses: merger.accesses,
+    kswapdPagesPerSec,
     real,
     model,
     error,
