@@ -119,6 +119,8 @@ export interface NormalizerStats {
   faultsExisting: number;
   /** Faults on a page the trace never showed allocated (implicit page). */
   faultsUnlinked: number;
+  /** Read faults on never-touched anonymous memory followed by a write fault on the same page: the zero page, then its copy (one page). */
+  zeroPageReads: number;
   filemapAdds: number;
   /** Page-cache insertions whose pfn was allocated in the trace. */
   filemapAddsLinked: number;
@@ -234,6 +236,7 @@ export class Normalizer {
     faultsLinkedAlloc: 0,
     faultsExisting: 0,
     faultsUnlinked: 0,
+    zeroPageReads: 0,
     filemapAdds: 0,
     filemapAddsLinked: 0,
     frees: 0,
@@ -476,9 +479,17 @@ export class Normalizer {
           }
           stats.faults++;
           const ts = this.thread(tid);
+          const vpn = Math.floor(A[i]! / 4096);
+          const write = (B[i]! & 2) !== 0;
+          if (ts.faultVpn === vpn && !ts.faultWrite && write && ts.pendingPage === NO_PAGE && this.vpnMaps.get(this.asidOf(tid, pid))?.has(vpn) !== true) {
+            // A read fault that allocated nothing, then a write fault on the same page: the read mapped
+            // the shared zero page (do_anonymous_page()), the write copies it (wp_page_copy()). One page, the write's.
+            stats.zeroPageReads++;
+            ts.faultVpn = -1;
+          }
           this.flushThreadState(ts, tid, pid, t);
-          ts.faultVpn = Math.floor(A[i]! / 4096);
-          ts.faultWrite = (B[i]! & 2) !== 0;
+          ts.faultVpn = vpn;
+          ts.faultWrite = write;
           ts.faultTime = t;
           break;
         }
@@ -839,6 +850,7 @@ export class Normalizer {
     };
     add('lost_events', 'warning', s.lostEvents, 'events the tracer reported lost (ring buffer overrun); pages they touched are missing');
     add('lost_markers', 'warning', s.lostMarkers, 'loss markers in the trace');
+    add('zero_page_reads', 'info', s.zeroPageReads, 'read faults that mapped the zero page before the write fault that copied it: one page, the write\'s');
     add('faults_unlinked', 'info', s.faultsUnlinked, 'faults on pages never seen allocated (allocated before the trace, file mappings, lost events): replayed as implicit pages');
     add('allocs_unidentified', 'info', s.allocsUnidentified, 'movable allocations linked to no fault and no file: replayed as anon');
     add('frees_unknown', 'info', s.freesUnknown, 'frees of pfns never seen allocated');

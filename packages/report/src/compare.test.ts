@@ -70,7 +70,7 @@ describe('compare on real results', () => {
     expect(run.stdout).toMatch(/^tierlab compare: pass\n2 traces compared; \d+ metric cells: 0 regressions/);
   });
 
-  it('a real change of a kmem-tiering knob: within the default thresholds, a regression under a tighter one', () => {
+  it('a real change of a kmem-tiering knob: no regression under the default thresholds, a regression under a tighter one', () => {
     const base = read(path('base', 'sqlite.json'));
     const head = read(path('hot1', 'sqlite.json'));
     const b = base.policies[1]!.metrics!;
@@ -81,8 +81,12 @@ describe('compare on real results', () => {
     expect(b.fastTierAccessShare - h.fastTierAccessShare).toBeLessThan(0.01);
 
     const loose = compareResults(path('base', 'sqlite.json'), path('hot1', 'sqlite.json'));
-    expect(loose.verdict).toBe('pass');
+    // Mixed, as a real knob change is: DRAM serves a little less (within the default threshold) while
+    // no promotion means no kswapd work to make room, so the total cost drops by more than 1%.
+    expect(loose.verdict).toBe('improvement-only');
+    expect(compareExitCode(loose)).toBe(0);
     expect(cell(loose, 'kmem-tiering', 'fastTierAccessShare')).toMatchObject({ status: 'within', change: 'worse' });
+    expect(cell(loose, 'kmem-tiering', 'totalCostNs')).toMatchObject({ status: 'improvement', change: 'better' });
     expect(cell(loose, 'kmem-tiering', 'pgpromoteSuccess')).toMatchObject({ status: 'changed', change: 'better', threshold: null });
     expect(cell(loose, 'first-touch', 'totalCostNs').status).toBe('unchanged');
     expect(loose.traces[0]!.notes).toEqual(['kmem-tiering knobs: hotThresholdMs 1000 -> 1']);
