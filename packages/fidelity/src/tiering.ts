@@ -162,7 +162,7 @@ const labCosts = {
  * allocations (/proc/zoneinfo), so "the node is below low" means what it
  * means to the kernel's allocator: every zone is.
  */
-export function guestMachine(run: TieringRun, kswapdPagesPerSec = 0): MachineSpec {
+export function guestMachine(run: TieringRun, measured?: { kswapdPagesPerSec: number; promotionNs: number; hintFaultNs: number }): MachineSpec {
   const nodes = [...new Set(run.zones.filter((z) => z.managed > 0).map((z) => z.node))].sort((a, b) => a - b);
   const specs: NodeSpec[] = nodes.map((node) => {
     const zones = run.zones.filter((z) => z.node === node && z.managed > 0);
@@ -197,12 +197,12 @@ export function guestMachine(run: TieringRun, kswapdPagesPerSec = 0): MachineSpe
     description: `The fidelity-lab guest of ${run.name} (${run.kernel}): node 0 DRAM with the CPUs, node 1 an emulated NVDIMM onlined by dax/kmem`,
     nodes: specs,
     costs:
-      kswapdPagesPerSec > 0
+      measured !== undefined && measured.kswapdPagesPerSec > 0
         ? {
             ...labCosts,
-            migrationFixedNs: Math.round(1e9 / kswapdPagesPerSec),
-            hintFaultNs: Math.round(1e8 / kswapdPagesPerSec),
-            source: `migrationFixedNs: the time kswapd took per page it demoted in this capture (${kswapdPagesPerSec} pages/s, measured: awake time / pages demoted); hintFaultNs: a tenth of that (assumption). They delay nothing in the trace; they let kswapd, on the other CPU, work on while the model's own faults would have held the workload up. Bandwidths and latencies: none (an emulated guest's nodes have no distinct speed).`,
+            migrationFixedNs: Math.round(1e9 / measured.kswapdPagesPerSec),
+            hintFaultNs: Math.round(1e8 / measured.kswapdPagesPerSec),
+            source: `kswapd's pace ${measured.kswapdPagesPerSec} pages/s, measured in this capture (pages demoted while awake / time awake). migrationFixedNs = the time kswapd took per page (assumption: a promotion holds the workload up as long), hintFaultNs = a tenth of it (assumption). The capture's own fault-path costs are ${measured.promotionNs} ns per promotion (mean mm_migrate_pages_start .. mm_migrate_pages, numa_misplaced, on the workload) and ${measured.hintFaultNs} ns per hint fault (median gap between two of its hint faults): with those, the model promotes 57-75% too little on these fixtures (the kernel's slow sweeps already carry its own fault time, the model's faults land elsewhere); with the assumption, 28-84% too much. These costs move nothing in the trace's time; they let kswapd, on the other CPU, work on while the model's own faults would have held the workload up. No bandwidths or latencies: an emulated guest's nodes have no distinct speed.`,
           }
         : labCosts,
   };
@@ -255,6 +255,14 @@ export interface WorkloadLog {
    * reason=demotion, on kswapd). The machine's reclaim speed, not a policy's choice.
    */
   readonly kswapd: { readonly awakeNs: number; readonly demotedPages: number };
+  /**
+   * The workload's own fault costs in the capture: the mean time of a
+   * promotion (mm_migrate_pages_start .. mm_migrate_pages, numa_misplaced, on
+   * the workload) and the median time between two of its hint faults with
+   * nothing else between them in its loop (a hint fault that migrated nothing).
+   */
+  readonly promotionNs: number;
+  readonly hintFaultNs: number;
 }
 
 /** The workload's log, read off its trace markers (one pass over the text). */
@@ -266,6 +274,13 @@ export async function readWorkloadLog(trace: string, pid: number): Promise<Workl
   let awakeSince = -1;
   let awakeNs = 0;
   let demotedPages = 0;
+  const self = Buffer.from(`tierwl-${pid} `);
+  let inLoop = false;
+  let promoStart = -1;
+  let promoNs = 0;
+  let promotions = 0;
+  let lastFault = -1;
+  const gaps: number[] = [];
   for await (const block of lineBlocks(openTrace(trace))) {
     const bytes = block.bytes;
     let at = bytes.indexOf(MARK);
@@ -293,6 +308,32 @@ export async function readWorkloadLog(trace: string, pid: number): Promise<Workl
       }
       at = bytes.indexOf(MARK, lineEnd);
     }
+    at = bytes.indexOf(self);
+    while (at >= 0) {
+      const lineStart = bytes.lastIndexOf(10, at) + 1;
+      let lineEnd = bytes.indexOf(10, at);
+      if (lineEnd < 0) lineEnd = bytes.length;
+      const line = bytes.toString('latin1', lineStart, lineEnd);
+      const m = /\s(\d+\.\d+): (\w+): (.*)$/.exec(line);
+      if (m !== null) {
+        const t = Math.round(Number(m[1]) * 1e9);
+        const ev = m[2]!;
+        if (ev === 'tracing_mark_write' && m[3]!.startsWith('tierwl phase=loop')) inLoop = true;
+        if (ev === 'page_fault_user') {
+          if (inLoop && lastFault >= 0) gaps.push(t - lastFault);
+          lastFault = t;
+        } else {
+          lastFault = -1;
+          if (ev === 'mm_migrate_pages_start' && m[3]!.includes('reason=numa_misplaced')) promoStart = t;
+          else if (ev === 'mm_migrate_pages' && promoStart >= 0) {
+            promoNs += t - promoStart;
+            promotions++;
+            promoStart = -1;
+          }
+        }
+      }
+      at = bytes.indexOf(self, lineEnd);
+    }
     at = bytes.indexOf(KSWAPD);
     while (at >= 0) {
       const lineStart = bytes.lastIndexOf(10, at) + 1;
@@ -316,7 +357,14 @@ export async function readWorkloadLog(trace: string, pid: number): Promise<Workl
     }
   }
   if (busy.length === 0 && !Number.isNaN(first)) throw new Error(`${trace}: the workload's markers have no phase=loop`);
-  return { sweeps, busy, kswapd: { awakeNs, demotedPages } };
+  gaps.sort((a, b) => a - b);
+  return {
+    sweeps,
+    busy,
+    kswapd: { awakeNs, demotedPages },
+    promotionNs: promotions > 0 ? Math.round(promoNs / promotions) : 0,
+    hintFaultNs: gaps.length > 0 ? gaps[gaps.length >> 1]! : 0,
+  };
 }
 
 /**
@@ -536,7 +584,7 @@ export async function tieringFidelity(options: TieringFidelityOptions): Promise<
   // kswapd works at the machine's pace: the emulated guest's, measured in the same capture.
   const kswapdPagesPerSec =
     options.instantKswapd === true || log.kswapd.awakeNs <= 0 ? 0 : Math.round(log.kswapd.demotedPages / (log.kswapd.awakeNs / 1e9));
-  const spec = guestMachine(run, kswapdPagesPerSec);
+  const spec = guestMachine(run, { kswapdPagesPerSec, promotionNs: log.promotionNs, hintFaultNs: log.hintFaultNs });
   const machine = resolveMachine(spec, null);
   let normalizer: Normalizer | null = null;
   const origin = () => normalizer?.stats.firstTimeNs ?? 0;
