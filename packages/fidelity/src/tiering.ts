@@ -265,12 +265,24 @@ export interface WorkloadLog {
   readonly hintFaultNs: number;
 }
 
+/** Each line of a block of whole lines that contains `needle`, once, in order. */
+function linesWith(bytes: Buffer, needle: Buffer, fn: (line: string) => void): void {
+  let at = bytes.indexOf(needle);
+  while (at >= 0) {
+    const lineStart = bytes.lastIndexOf(10, at) + 1;
+    let lineEnd = bytes.indexOf(10, at);
+    if (lineEnd < 0) lineEnd = bytes.length;
+    fn(bytes.toString('latin1', lineStart, lineEnd));
+    at = bytes.indexOf(needle, lineEnd);
+  }
+}
+
 /** The workload's log, read off its trace markers (one pass over the text). */
 export async function readWorkloadLog(trace: string, pid: number): Promise<WorkloadLog> {
   const sweeps: Sweep[] = [];
   const busy: Array<[number, number]> = [];
   let first = Number.NaN;
-  let open: { t: number; vpn: number; pages: number; line: number } | null = null;
+  let open: { t: number; vpn: number; pages: number } | null = null;
   let awakeSince = -1;
   let awakeNs = 0;
   let demotedPages = 0;
@@ -283,78 +295,55 @@ export async function readWorkloadLog(trace: string, pid: number): Promise<Workl
   const gaps: number[] = [];
   for await (const block of lineBlocks(openTrace(trace))) {
     const bytes = block.bytes;
-    let at = bytes.indexOf(MARK);
-    while (at >= 0) {
-      const lineStart = bytes.lastIndexOf(10, at) + 1;
-      let lineEnd = bytes.indexOf(10, at);
-      if (lineEnd < 0) lineEnd = bytes.length;
-      const line = bytes.toString('latin1', lineStart, lineEnd);
+    linesWith(bytes, MARK, (line) => {
       const m = /-(\d+)\s+\[\d+\][^:]*?\s(\d+\.\d+): tracing_mark_write: tierwl (\S+)(.*)$/.exec(line);
       if (m === null) throw new Error(`${trace}: a tierwl marker line the lab does not write: ${line.trim()}`);
-      if (Number(m[1]) === pid) {
-        const t = Math.round(Number(m[2]) * 1e9);
-        const what = m[3]!;
-        if (Number.isNaN(first)) first = t;
-        if (what.startsWith('phase=loop')) busy.push([first, t]);
-        if (what === 'sweep') {
-          const f = /start=0x([0-9a-f]+) len=(\d+)/.exec(m[4]!);
-          if (f === null) throw new Error(`${trace}: tierwl sweep marker without start= len=: ${line.trim()}`);
-          open = { t, vpn: Math.floor(Number.parseInt(f[1]!, 16) / 4096), pages: Math.floor(Number(f[2]) / 4096), line: 0 };
-        } else if (what === 'swept' && open !== null) {
-          sweeps.push({ startNs: open.t, endNs: t, vpn: open.vpn, pages: open.pages });
-          busy.push([open.t, t]);
-          open = null;
-        }
+      if (Number(m[1]) !== pid) return;
+      const t = Math.round(Number(m[2]) * 1e9);
+      const what = m[3]!;
+      if (Number.isNaN(first)) first = t;
+      if (what.startsWith('phase=loop')) busy.push([first, t]);
+      if (what === 'sweep') {
+        const f = /start=0x([0-9a-f]+) len=(\d+)/.exec(m[4]!);
+        if (f === null) throw new Error(`${trace}: tierwl sweep marker without start= len=: ${line.trim()}`);
+        open = { t, vpn: Math.floor(Number.parseInt(f[1]!, 16) / 4096), pages: Math.floor(Number(f[2]) / 4096) };
+      } else if (what === 'swept' && open !== null) {
+        sweeps.push({ startNs: open.t, endNs: t, vpn: open.vpn, pages: open.pages });
+        busy.push([open.t, t]);
+        open = null;
       }
-      at = bytes.indexOf(MARK, lineEnd);
-    }
-    at = bytes.indexOf(self);
-    while (at >= 0) {
-      const lineStart = bytes.lastIndexOf(10, at) + 1;
-      let lineEnd = bytes.indexOf(10, at);
-      if (lineEnd < 0) lineEnd = bytes.length;
-      const line = bytes.toString('latin1', lineStart, lineEnd);
+    });
+    linesWith(bytes, self, (line) => {
       const m = /\s(\d+\.\d+): (\w+): (.*)$/.exec(line);
-      if (m !== null) {
-        const t = Math.round(Number(m[1]) * 1e9);
-        const ev = m[2]!;
-        if (ev === 'tracing_mark_write' && m[3]!.startsWith('tierwl phase=loop')) inLoop = true;
-        if (ev === 'page_fault_user') {
-          if (inLoop && lastFault >= 0) gaps.push(t - lastFault);
-          lastFault = t;
-        } else {
-          lastFault = -1;
-          if (ev === 'mm_migrate_pages_start' && m[3]!.includes('reason=numa_misplaced')) promoStart = t;
-          else if (ev === 'mm_migrate_pages' && promoStart >= 0) {
-            promoNs += t - promoStart;
-            promotions++;
-            promoStart = -1;
-          }
-        }
+      if (m === null) return;
+      const t = Math.round(Number(m[1]) * 1e9);
+      const ev = m[2]!;
+      if (ev === 'tracing_mark_write' && m[3]!.startsWith('tierwl phase=loop')) inLoop = true;
+      if (ev === 'page_fault_user') {
+        if (inLoop && lastFault >= 0) gaps.push(t - lastFault);
+        lastFault = t;
+        return;
       }
-      at = bytes.indexOf(self, lineEnd);
-    }
-    at = bytes.indexOf(KSWAPD);
-    while (at >= 0) {
-      const lineStart = bytes.lastIndexOf(10, at) + 1;
-      let lineEnd = bytes.indexOf(10, at);
-      if (lineEnd < 0) lineEnd = bytes.length;
-      if (at - lineStart < 24) {
-        const line = bytes.toString('latin1', lineStart, lineEnd);
-        const m = /^\s*kswapd\d+-\d+\s+\[\d+\][^:]*?\s(\d+\.\d+): (\w+): (.*)$/.exec(line);
-        if (m !== null) {
-          const t = Math.round(Number(m[1]) * 1e9);
-          if (m[2] === 'mm_vmscan_kswapd_wake' && awakeSince < 0) awakeSince = t;
-          else if (m[2] === 'mm_vmscan_kswapd_sleep' && awakeSince >= 0) {
-            awakeNs += t - awakeSince;
-            awakeSince = -1;
-          } else if (m[2] === 'mm_migrate_pages' && m[3]!.includes('reason=demotion')) {
-            demotedPages += Number(/nr_succeeded=(\d+)/.exec(m[3]!)?.[1] ?? 0);
-          }
-        }
+      lastFault = -1;
+      if (ev === 'mm_migrate_pages_start' && m[3]!.includes('reason=numa_misplaced')) promoStart = t;
+      else if (ev === 'mm_migrate_pages' && promoStart >= 0) {
+        promoNs += t - promoStart;
+        promotions++;
+        promoStart = -1;
       }
-      at = bytes.indexOf(KSWAPD, lineEnd);
-    }
+    });
+    linesWith(bytes, KSWAPD, (line) => {
+      const m = /^\s*kswapd\d+-\d+\s+\[\d+\][^:]*?\s(\d+\.\d+): (\w+): (.*)$/.exec(line);
+      if (m === null) return;
+      const t = Math.round(Number(m[1]) * 1e9);
+      if (m[2] === 'mm_vmscan_kswapd_wake' && awakeSince < 0) awakeSince = t;
+      else if (m[2] === 'mm_vmscan_kswapd_sleep' && awakeSince >= 0) {
+        awakeNs += t - awakeSince;
+        awakeSince = -1;
+      } else if (m[2] === 'mm_migrate_pages' && m[3]!.includes('reason=demotion')) {
+        demotedPages += Number(/nr_succeeded=(\d+)/.exec(m[3]!)?.[1] ?? 0);
+      }
+    });
   }
   if (busy.length === 0 && !Number.isNaN(first)) throw new Error(`${trace}: the workload's markers have no phase=loop`);
   gaps.sort((a, b) => a - b);
