@@ -5,13 +5,12 @@
  *   UPDATE_GOLDEN=1 npx pnpm@10 test
  * and say why in the commit.
  */
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { kmemTiering } from '@tierlab/policy-kmem-tiering';
 import { firstTouch } from '@tierlab/policy-first-touch';
 import type { PolicyFactory } from '@tierlab/memory-tier-api';
 import { replay } from '@tierlab/replay';
-import { bundledTraces } from '@tierlab/test-support';
+import { bundledTraces, golden } from '@tierlab/test-support';
 import { describe, expect, it } from 'vitest';
 
 const fixture = join(import.meta.dirname, '__fixtures__', 'golden-sqlite_orders-dram-pmem.json');
@@ -32,14 +31,7 @@ describe('golden counters on sqlite_orders (perf script, system-wide, memcg recl
         result.policies.map((p) => [p.policy, { error: p.error ?? null, metrics: p.metrics, counters: p.counters, nodes: p.nodes }]),
       ),
     };
-    if (!existsSync(fixture) && process.env.UPDATE_GOLDEN !== '1') {
-      throw new Error(`no golden file ${fixture}: run with UPDATE_GOLDEN=1 once, check it, commit it`);
-    }
-    if (process.env.UPDATE_GOLDEN === '1') {
-      writeFileSync(fixture, `${JSON.stringify(actual, null, 2)}\n`);
-    }
-    const golden = JSON.parse(readFileSync(fixture, 'utf8'));
-    expect(actual).toEqual(golden);
+    expect(actual).toEqual(golden(fixture, actual));
     // Relations that must hold whatever the numbers are.
     const ft = result.policies[0]!.metrics!;
     const kt = result.policies[1]!.metrics!;

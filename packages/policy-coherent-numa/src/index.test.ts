@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Engine, type EngineResult } from '@tierlab/engine';
@@ -15,7 +15,7 @@ import {
 } from '@tierlab/memory-tier-api';
 import { firstTouch } from '@tierlab/policy-first-touch';
 import { type ReplayResult, replay } from '@tierlab/replay';
-import { bundledTraces } from '@tierlab/test-support';
+import { bundledTraces, golden } from '@tierlab/test-support';
 import { afterAll, describe, expect, it } from 'vitest';
 import { coherentNuma } from './index.js';
 
@@ -194,11 +194,7 @@ describe('coherent-numa on the bundled real capture py_named_threads (perf scrip
     const result = await replay({ trace, machine: 'dram-coherent-gpu', overlay, policies: both, seed: 1 });
     const fixture = join(import.meta.dirname, '__fixtures__', 'golden-py_named_threads-dram-coherent-gpu.json');
     const actual = goldenOf(result);
-    if (!existsSync(fixture) && process.env.UPDATE_GOLDEN !== '1') {
-      throw new Error(`no golden file ${fixture}: run with UPDATE_GOLDEN=1 once, check it, commit it`);
-    }
-    if (process.env.UPDATE_GOLDEN === '1') writeFileSync(fixture, `${JSON.stringify(actual, null, 2)}\n`);
-    expect(actual).toEqual(JSON.parse(readFileSync(fixture, 'utf8')));
+    expect(actual).toEqual(golden(fixture, actual));
 
     const ft = result.policies[0]!.metrics!;
     const cdm = result.policies[1]!.metrics!;

@@ -1,4 +1,4 @@
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { Engine, type EngineResult } from '@tierlab/engine';
 import { loadPreset, resolveMachine } from '@tierlab/machines';
@@ -14,7 +14,7 @@ import {
 } from '@tierlab/memory-tier-api';
 import { firstTouch } from '@tierlab/policy-first-touch';
 import { type ReplayResult, replay } from '@tierlab/replay';
-import { bundledTraces, sharedTraces } from '@tierlab/test-support';
+import { bundledTraces, golden, sharedTraces } from '@tierlab/test-support';
 import { describe, expect, it } from 'vitest';
 import { hmmMigrate } from './index.js';
 
@@ -214,11 +214,7 @@ function goldenOf(result: ReplayResult) {
 
 function checkGolden(name: string, actual: unknown): void {
   const fixture = join(import.meta.dirname, '__fixtures__', name);
-  if (!existsSync(fixture) && process.env.UPDATE_GOLDEN !== '1') {
-    throw new Error(`no golden file ${fixture}: run with UPDATE_GOLDEN=1 once, check it, commit it`);
-  }
-  if (process.env.UPDATE_GOLDEN === '1') writeFileSync(fixture, `${JSON.stringify(actual, null, 2)}\n`);
-  expect(actual).toEqual(JSON.parse(readFileSync(fixture, 'utf8')));
+  expect(actual).toEqual(golden(fixture, actual));
 }
 
 const overlays = join(bundledTraces(), 'overlays');

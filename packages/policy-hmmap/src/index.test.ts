@@ -1,4 +1,3 @@
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Engine, type EngineResult } from '@tierlab/engine';
 import { loadPreset, resolveMachine } from '@tierlab/machines';
@@ -12,7 +11,7 @@ import {
   isTierlabError,
 } from '@tierlab/memory-tier-api';
 import { type ReplayResult, replay } from '@tierlab/replay';
-import { bundledTraces } from '@tierlab/test-support';
+import { bundledTraces, golden } from '@tierlab/test-support';
 import { describe, expect, it } from 'vitest';
 import { hmmap, hmmapModes } from './index.js';
 
@@ -93,11 +92,7 @@ describe('hmmap golden counters on real captures (dram-pmem)', () => {
         warnings: p.warnings,
       };
     }
-    if (!existsSync(FIXTURE) && process.env.UPDATE_GOLDEN !== '1') {
-      throw new Error(`no golden file ${FIXTURE}: run with UPDATE_GOLDEN=1 once, check it, commit it`);
-    }
-    if (process.env.UPDATE_GOLDEN === '1') writeFileSync(FIXTURE, `${JSON.stringify(actual, null, 2)}\n`);
-    expect(actual).toEqual(JSON.parse(readFileSync(FIXTURE, 'utf8')));
+    expect(actual).toEqual(golden(FIXTURE, actual));
   });
 });
 

@@ -1,4 +1,3 @@
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Engine, type EngineResult } from '@tierlab/engine';
 import { loadPreset, resolveMachine } from '@tierlab/machines';
@@ -13,7 +12,7 @@ import {
 } from '@tierlab/memory-tier-api';
 import { firstTouch } from '@tierlab/policy-first-touch';
 import { type ReplayResult, replay } from '@tierlab/replay';
-import { bundledTraces } from '@tierlab/test-support';
+import { bundledTraces, golden } from '@tierlab/test-support';
 import { describe, expect, it } from 'vitest';
 import { zoneNvm } from './index.js';
 
@@ -89,11 +88,7 @@ describe('zone-nvm golden counters on real captures (dram-pmem)', () => {
         warnings: p.warnings,
       };
     }
-    if (!existsSync(FIXTURE) && process.env.UPDATE_GOLDEN !== '1') {
-      throw new Error(`no golden file ${FIXTURE}: run with UPDATE_GOLDEN=1 once, check it, commit it`);
-    }
-    if (process.env.UPDATE_GOLDEN === '1') writeFileSync(FIXTURE, `${JSON.stringify(actual, null, 2)}\n`);
-    expect(actual).toEqual(JSON.parse(readFileSync(FIXTURE, 'utf8')));
+    expect(actual).toEqual(golden(FIXTURE, actual));
   });
 });
 

@@ -2,7 +2,7 @@
  * Where the real captures are: `../shared/traces` beside the repository (the
  * developers' and CI's set) and the repository's own `traces/` (bundled).
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -62,4 +62,15 @@ export function readMeta(path: string): Meta {
     if (kv) values[kv[1]!] = kv[2]!;
   }
   return { values, counts };
+}
+
+/**
+ * A golden file's pinned value, for `expect(actual).toEqual(golden(path, actual))`.
+ * With UPDATE_GOLDEN=1 it first writes `actual` there (update deliberately, say
+ * why in the commit); a missing file without it is an error.
+ */
+export function golden(path: string, actual: unknown): unknown {
+  if (process.env.UPDATE_GOLDEN === '1') writeFileSync(path, `${JSON.stringify(actual, null, 2)}\n`);
+  else if (!existsSync(path)) throw new Error(`no golden file ${path}: run with UPDATE_GOLDEN=1 once, check it, commit it`);
+  return JSON.parse(readFileSync(path, 'utf8'));
 }
