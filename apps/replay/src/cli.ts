@@ -1,6 +1,6 @@
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { formatFixtureResult, listFixtures, readFixture, readTieringRun, reclaimFidelity, runFixture, tieringFidelity } from '@tierlab/fidelity';
+import { formatFixtureResult, listFixtures, readFixture, readTieringRun, reclaimFidelity, runFixture, tieringFidelity, tieringResult } from '@tierlab/fidelity';
 import { listPresets, loadPreset, parseCapacity } from '@tierlab/machines';
 import { writeReplayPerfetto } from '@tierlab/perfetto-export';
 import { ErrorCode, TierlabError, isTierlabError } from '@tierlab/memory-tier-api';
@@ -288,12 +288,7 @@ async function fidelityTiering(argv: string[]): Promise<number> {
   const run = readTieringRun(positionals[0]!);
   const r = await tieringFidelity({ run, knobs });
   if (values.json) writeFileSync(values.json, `${JSON.stringify(r, null, 2)}\n`);
-  const rows = Object.keys(r.real).map((c) => {
-    const k = c as keyof typeof r.real;
-    const e = r.error[k];
-    return `  ${c.padEnd(22)}${r.real[k].toLocaleString('en-US').padStart(10)}${r.model[k].toLocaleString('en-US').padStart(10)}${(Number.isFinite(e) ? `${e >= 0 ? '+' : ''}${(e * 100).toFixed(1)}%` : 'inf').padStart(14)}`;
-  });
-  process.stdout.write(`${run.name}: ${r.kernel}; ${r.sweeps} sweeps\n  ${'counter'.padEnd(22)}${'kernel'.padStart(10)}${'model'.padStart(10)}${'model/kernel'.padStart(14)}\n${rows.join('\n')}\n`);
+  process.stdout.write(`${formatFixtureResult(tieringResult(run, r))}\n`);
   return 0;
 }
 

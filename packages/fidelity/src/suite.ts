@@ -17,7 +17,7 @@ import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseCapacity } from '@tierlab/machines';
 import { reclaimFidelity } from './reclaim.js';
-import { readTieringRun, tieringCounters, tieringFidelity } from './tiering.js';
+import { type TieringFidelity, type TieringRun, readTieringRun, relativeError, tieringCounters, tieringFidelity } from './tiering.js';
 
 export type Band = number | { readonly min: number };
 
@@ -80,35 +80,39 @@ function row(name: string, real: number | null, model: number, band: Band | unde
   if (band !== undefined && typeof band === 'object') {
     return { name, real, model, error: model, band, ok: model >= band.min };
   }
-  const error = real === null || real === 0 ? (model === 0 ? 0 : Number.POSITIVE_INFINITY) : model / real - 1;
+  const error = relativeError(real ?? 0, model);
   return { name, real, model, error, band: band ?? null, ok: band === undefined || Math.abs(error) <= band };
 }
 
 export async function runFixture(fixture: FixtureSpec): Promise<FixtureResult> {
-  const rows: FidelityRow[] = [];
-  let summary: string;
   if (fixture.kind === 'tiering') {
     const run = readTieringRun(fixture.dir, fixture.name);
-    const r = await tieringFidelity({ run });
-    for (const c of tieringCounters) rows.push(row(c, r.real[c], r.model[c], fixture.bands[c]));
-    const p = run.params;
-    summary = `${r.kernel.split(' ')[2] ?? r.kernel}; tierwl hot ${p.HOT_MB} MiB, cold ${p.COLD_MB} MiB, ${p.SECONDS} s${p.SHIFT_AT ? `, shift at ${p.SHIFT_AT} s` : ''}; ${r.sweeps} sweeps, ${r.sweepsReplayed} replayed (${r.sweepAccesses.toLocaleString('en-US')} accesses)`;
-  } else {
-    const m = fixture.manifest;
-    const trace = resolve(fixture.dir, String(m.trace));
-    const bytes = (v: unknown) => (v === undefined || String(v).trim() === '0' ? 0 : parseCapacity(String(v), null) * 4096);
-    const r = await reclaimFidelity({
-      trace,
-      pid: Number(m.pid),
-      limitBytes: bytes(m.limit),
-      unaccountedBytes: bytes(m.unaccounted),
-    });
-    rows.push(row('evictions', r.real.evictions, r.model.evictions, fixture.bands.evictions));
-    rows.push(row('refaults', r.real.refaults, r.model.refaults, fixture.bands.refaults));
-    rows.push(row('victim_overlap', null, r.victimOverlap, fixture.bands.victim_overlap));
-    summary = `memcg limit ${String(m.limit)} (model: ${String(m.limit)} - ${String(m.unaccounted ?? 0)} unaccounted), pid ${String(m.pid)}`;
+    return tieringResult(run, await tieringFidelity({ run }), fixture.bands);
   }
-  return { fixture: fixture.name, kind: fixture.kind, summary, rows, ok: rows.every((r) => r.ok) };
+  const m = fixture.manifest;
+  const trace = resolve(fixture.dir, String(m.trace));
+  const bytes = (v: unknown) => (v === undefined || String(v).trim() === '0' ? 0 : parseCapacity(String(v), null) * 4096);
+  const r = await reclaimFidelity({
+    trace,
+    pid: Number(m.pid),
+    limitBytes: bytes(m.limit),
+    unaccountedBytes: bytes(m.unaccounted),
+  });
+  const rows = [
+    row('evictions', r.real.evictions, r.model.evictions, fixture.bands.evictions),
+    row('refaults', r.real.refaults, r.model.refaults, fixture.bands.refaults),
+    row('victim_overlap', null, r.victimOverlap, fixture.bands.victim_overlap),
+  ];
+  const summary = `memcg limit ${String(m.limit)} (model: ${String(m.limit)} - ${String(m.unaccounted ?? 0)} unaccounted), pid ${String(m.pid)}`;
+  return { fixture: fixture.name, kind: fixture.kind, summary, rows, ok: rows.every((x) => x.ok) };
+}
+
+/** A tiering comparison as rows, each against its band (none: not checked). */
+export function tieringResult(run: TieringRun, r: TieringFidelity, bands: Readonly<Record<string, Band>> = {}): FixtureResult {
+  const rows = tieringCounters.map((c) => row(c, r.real[c], r.model[c], bands[c]));
+  const p = run.params;
+  const summary = `${r.kernel.split(' ')[2] ?? r.kernel}; tierwl hot ${p.HOT_MB} MiB, cold ${p.COLD_MB} MiB, ${p.SECONDS} s${p.SHIFT_AT ? `, shift at ${p.SHIFT_AT} s` : ''}; ${r.sweeps} sweeps, ${r.sweepsReplayed} replayed (${r.sweepAccesses.toLocaleString('en-US')} accesses)`;
+  return { fixture: run.name, kind: 'tiering', summary, rows, ok: rows.every((x) => x.ok) };
 }
 
 const pct = (x: number) => (Number.isFinite(x) ? `${x >= 0 ? '+' : ''}${(x * 100).toFixed(1)}%` : 'inf');

@@ -516,6 +516,11 @@ class SweepMerger {
   }
 }
 
+/** model / real - 1; 0 when both are 0, Infinity when only the model has some. */
+export function relativeError(real: number, model: number): number {
+  return real === 0 ? (model === 0 ? 0 : Number.POSITIVE_INFINITY) : model / real - 1;
+}
+
 /** The counters compared, with the kernel's /proc/vmstat names. */
 export const tieringCounters = [
   'pgpromote_success',
@@ -607,9 +612,7 @@ export async function tieringFidelity(options: TieringFidelityOptions): Promise<
     numa_hint_faults: m.numaHintFaults,
   };
   const real = Object.fromEntries(tieringCounters.map((c) => [c, run.vmstat[c] ?? 0])) as Record<TieringCounter, number>;
-  const error = Object.fromEntries(
-    tieringCounters.map((c) => [c, real[c] === 0 ? (model[c] === 0 ? 0 : Number.POSITIVE_INFINITY) : model[c] / real[c] - 1]),
-  ) as Record<TieringCounter, number>;
+  const error = Object.fromEntries(tieringCounters.map((c) => [c, relativeError(real[c], model[c])])) as Record<TieringCounter, number>;
   return {
     run: run.name,
     kernel: run.kernel,
